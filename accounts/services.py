@@ -1,0 +1,86 @@
+"""Writes to the Telegram users."""
+
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+
+# Refreshing ``last_activity_at`` on every update would be one write per update; once a minute is plenty.
+ACTIVITY_RESOLUTION = timedelta(minutes=1)
+
+_PROFILE_FIELDS = ("first_name", "last_name", "username", "language_code", "is_premium", "is_bot")
+
+
+def user_upsert_from_telegram(
+    *,
+    telegram_id: int,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    username: str | None = None,
+    language_code: str | None = None,
+    is_premium: bool | None = None,
+    is_bot: bool | None = None,
+) -> User:
+    """Create or update the user from Telegram's ``User`` object.
+
+    A missing or null ``is_premium`` (or ``is_bot``) becomes False for a new user; on update a null field from
+    Telegram never overwrites what is stored. Two updates for a new user at once are safe: the loser of the
+    insert race updates the winner's row instead of raising ``IntegrityError``.
+    """
+    telegram_id = int(telegram_id)
+    incoming = {
+        "first_name": (first_name or "")[:64] if first_name is not None else None,
+        "last_name": last_name[:64] if last_name is not None else None,
+        "username": username[:64] if username is not None else None,
+        "language_code": language_code[:8] if language_code is not None else None,
+        "is_premium": is_premium,
+        "is_bot": is_bot,
+    }
+    now = timezone.now()
+    user = User.objects.filter(telegram_id=telegram_id).first()
+    if user is None:
+        defaults = {
+            "first_name": incoming["first_name"] or "",
+            "last_name": incoming["last_name"],
+            "username": incoming["username"],
+            "language_code": incoming["language_code"] or "ru",
+            "is_premium": bool(incoming["is_premium"]),
+            "is_bot": bool(incoming["is_bot"]),
+            "last_activity_at": now,
+        }
+        try:
+            with transaction.atomic():
+                return User.objects.create(telegram_id=telegram_id, **defaults)
+        except IntegrityError:
+            user = User.objects.get(telegram_id=telegram_id)
+
+    changed = [
+        name for name in _PROFILE_FIELDS if incoming[name] is not None and getattr(user, name) != incoming[name]
+    ]
+    for name in changed:
+        setattr(user, name, incoming[name])
+    if user.last_activity_at is None or now - user.last_activity_at >= ACTIVITY_RESOLUTION:
+        user.last_activity_at = now
+        changed.append("last_activity_at")
+    if user.bot_blocked_at is not None:
+        # The user is talking to the bot again, so they no longer block it.
+        user.bot_blocked_at = None
+        changed.append("bot_blocked_at")
+    if changed:
+        user.save(update_fields=[*changed, "updated_at"])
+    return user
+
+
+def user_set_blocked(*, user: User, blocked: bool) -> User:
+    """Block or unblock a user (an operator's decision)."""
+    if user.is_blocked != blocked:
+        user.is_blocked = blocked
+        user.save(update_fields=["is_blocked", "updated_at"])
+    return user
+
+
+def user_mark_bot_blocked(*, telegram_id: int) -> None:
+    """Record that Telegram refused to deliver to this user because they blocked the bot."""
+    User.objects.filter(telegram_id=telegram_id, bot_blocked_at__isnull=True).update(bot_blocked_at=timezone.now())

@@ -1,0 +1,254 @@
+"""Avatars (trained LoRA models of a person), their photos, the style catalogue and generated images."""
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class AvatarStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    PHOTOS_UPLOADING = "photos_uploading", _("Uploading photos")
+    READY_FOR_TRAINING = "ready_for_training", _("Ready for training")
+    TRAINING = "training", _("Training")
+    COMPLETED = "completed", _("Ready")
+    ERROR = "error", _("Error")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class AvatarGender(models.TextChoices):
+    MALE = "male", _("Male")
+    FEMALE = "female", _("Female")
+
+
+class AvatarTrainingType(models.TextChoices):
+    PORTRAIT = "portrait", _("Portrait")
+    STYLE = "style", _("Style")
+
+
+class AvatarType(models.TextChoices):
+    CHARACTER = "character", _("Character")
+    STYLE = "style", _("Style")
+    CUSTOM = "custom", _("Custom")
+
+
+class PhotoValidationStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    VALID = "valid", _("Valid")
+    INVALID = "invalid", _("Invalid")
+    DUPLICATE = "duplicate", _("Duplicate")
+
+
+class FalFinetuneType(models.TextChoices):
+    FULL = "full", _("Full")
+    LORA = "lora", _("LoRA")
+
+
+class FalPriority(models.TextChoices):
+    SPEED = "speed", _("Speed")
+    QUALITY = "quality", _("Quality")
+    HIGH_RES_ONLY = "high_res_only", _("High resolution only")
+
+
+class GenerationStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    PROCESSING = "processing", _("Processing")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Avatar(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="avatars")
+    name = models.CharField(_("name"), max_length=100)
+    gender = models.CharField(_("gender"), max_length=16, choices=AvatarGender.choices)
+    avatar_type = models.CharField(max_length=16, choices=AvatarType.choices, default=AvatarType.CHARACTER)
+    status = models.CharField(_("status"), max_length=32, choices=AvatarStatus.choices, default=AvatarStatus.DRAFT)
+    finetune_id = models.CharField(max_length=255, null=True, blank=True, db_index=True)
+    fal_request_id = models.CharField(max_length=255, null=True, blank=True, db_index=True)
+    training_progress = models.IntegerField(_("training progress, %"), null=True, blank=True, default=0)
+    training_started_at = models.DateTimeField(null=True, blank=True)
+    training_completed_at = models.DateTimeField(null=True, blank=True)
+    fal_mode = models.CharField(max_length=20, null=True, blank=True)
+    fal_iterations = models.IntegerField(null=True, blank=True)
+    fal_priority = models.CharField(max_length=20, choices=FalPriority.choices, default=FalPriority.QUALITY)
+    trigger_word = models.CharField(max_length=50, null=True, blank=True)
+    lora_rank = models.IntegerField(null=True, blank=True)
+    learning_rate = models.FloatField(null=True, blank=True)
+    photo_key = models.CharField(max_length=255, null=True, blank=True, help_text=_("Legacy, unused."))
+    preview_key = models.CharField(max_length=255, null=True, blank=True, help_text=_("Legacy, unused."))
+    training_type = models.CharField(
+        _("training type"), max_length=16, choices=AvatarTrainingType.choices, default=AvatarTrainingType.PORTRAIT,
+        db_index=True,
+    )
+    finetune_type = models.CharField(max_length=16, choices=FalFinetuneType.choices, default=FalFinetuneType.LORA)
+    finetune_comment = models.CharField(max_length=255, null=True, blank=True)
+    trigger_phrase = models.CharField(max_length=100, null=True, blank=True)
+    steps = models.IntegerField(null=True, blank=True)
+    multiresolution_training = models.BooleanField(default=True)
+    subject_crop = models.BooleanField(default=True)
+    create_masks = models.BooleanField(default=False)
+    captioning = models.BooleanField(default=True)
+    diffusers_lora_file_url = models.CharField(max_length=500, null=True, blank=True)
+    config_file_url = models.CharField(max_length=500, null=True, blank=True)
+    training_logs = models.TextField(null=True, blank=True)
+    training_error = models.TextField(null=True, blank=True)
+    webhook_url = models.CharField(max_length=500, null=True, blank=True)
+    last_status_check = models.DateTimeField(null=True, blank=True)
+    avatar_data = models.JSONField(null=True, blank=True)
+    training_config = models.JSONField(null=True, blank=True)
+    fal_response_data = models.JSONField(null=True, blank=True, default=dict)
+    photos_count = models.IntegerField(null=True, blank=True, default=0)
+    generations_count = models.IntegerField(null=True, blank=True, default=0)
+    is_main = models.BooleanField(_("main"), default=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, null=True)
+    updated_at = models.DateTimeField(default=timezone.now, null=True)
+
+    class Meta:
+        db_table = "avatars"
+        verbose_name = _("avatar")
+        verbose_name_plural = _("avatars")
+        constraints = [
+            models.UniqueConstraint(fields=["user"], condition=Q(is_main=True), name="avatars_one_main_per_user"),
+        ]
+        indexes = [models.Index(fields=["status"], name="avatars_status_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AvatarPhoto(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    avatar = models.ForeignKey(Avatar, on_delete=models.CASCADE, null=True, related_name="photos")
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, null=True, related_name="avatar_photos")
+    minio_key = models.CharField(max_length=255, null=True, blank=True, help_text=_("Object key in the storage."))
+    file_hash = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+    upload_order = models.IntegerField(null=True, blank=True)
+    validation_status = models.CharField(
+        max_length=16, choices=PhotoValidationStatus.choices, default=PhotoValidationStatus.PENDING
+    )
+    file_size = models.IntegerField(null=True, blank=True)
+    width = models.IntegerField(null=True, blank=True)
+    height = models.IntegerField(null=True, blank=True)
+    format = models.CharField(max_length=10, null=True, blank=True)
+    has_face = models.BooleanField(null=True, blank=True)
+    quality_score = models.FloatField(null=True, blank=True)
+    validation_error = models.TextField(null=True, blank=True)
+    photo_metadata = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, null=True)
+    validated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "avatar_photos"
+        verbose_name = _("avatar photo")
+        verbose_name_plural = _("avatar photos")
+        ordering = ["upload_order", "created_at"]
+
+
+class StyleCategory(models.Model):
+    id = models.CharField(primary_key=True, max_length=50)
+    name = models.CharField(_("name"), max_length=100)
+    icon = models.CharField(max_length=10, default="")
+    description = models.CharField(max_length=500, default="", blank=True)
+    sort_order = models.IntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, null=True)
+
+    class Meta:
+        db_table = "style_categories"
+        verbose_name = _("style category")
+        verbose_name_plural = _("style categories")
+        ordering = ["sort_order", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.icon} {self.name}".strip()
+
+
+class StyleSubcategory(models.Model):
+    id = models.CharField(primary_key=True, max_length=50)
+    category = models.ForeignKey(StyleCategory, on_delete=models.CASCADE, null=True, related_name="subcategories")
+    name = models.CharField(_("name"), max_length=100)
+    sort_order = models.IntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, null=True)
+
+    class Meta:
+        db_table = "style_subcategories"
+        verbose_name = _("style subcategory")
+        verbose_name_plural = _("style subcategories")
+        ordering = ["sort_order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StyleTemplate(models.Model):
+    id = models.CharField(primary_key=True, max_length=50)
+    subcategory = models.ForeignKey(StyleSubcategory, on_delete=models.CASCADE, null=True, related_name="templates")
+    name = models.CharField(_("name"), max_length=100)
+    prompt = models.CharField(_("prompt"), max_length=1000)
+    preview_url = models.CharField(max_length=500, null=True, blank=True)
+    tags = models.JSONField(null=True, blank=True, default=list)
+    popularity = models.IntegerField(default=0)
+    sort_order = models.IntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, null=True)
+
+    class Meta:
+        db_table = "style_templates"
+        verbose_name = _("style template")
+        verbose_name_plural = _("style templates")
+        ordering = ["sort_order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImageGeneration(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, null=True, related_name="generations")
+    avatar = models.ForeignKey(Avatar, on_delete=models.SET_NULL, null=True, blank=True, related_name="generations")
+    template = models.ForeignKey(StyleTemplate, on_delete=models.SET_NULL, null=True, blank=True)
+    generation_type = models.CharField(max_length=50, null=True, blank=True)
+    source_model = models.CharField(max_length=100, null=True, blank=True)
+    original_prompt = models.CharField(max_length=1000)
+    final_prompt = models.CharField(max_length=5000)
+    quality_preset = models.CharField(max_length=50, null=True, blank=True)
+    aspect_ratio = models.CharField(max_length=10, null=True, blank=True)
+    num_images = models.IntegerField(null=True, blank=True, default=1)
+    status = models.CharField(max_length=16, choices=GenerationStatus.choices, default=GenerationStatus.PENDING)
+    result_urls = models.JSONField(null=True, blank=True)
+    generation_time = models.FloatField(null=True, blank=True)
+    error_message = models.CharField(max_length=1000, null=True, blank=True)
+    prompt_metadata = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, null=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    is_favorite = models.BooleanField(default=False)
+    is_saved = models.BooleanField(default=True)
+
+    class Meta:
+        db_table = "image_generations"
+        verbose_name = _("image generation")
+        verbose_name_plural = _("image generations")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="image_gen_user_created_idx"),
+            models.Index(fields=["status", "created_at"], name="image_gen_status_created_idx"),
+            models.Index(fields=["created_at"], name="image_gen_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_prompt[:40]} ({self.status})"
+
+
+class UserFavoriteTemplate(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, null=True, related_name="favorite_templates")
+    template = models.ForeignKey(StyleTemplate, on_delete=models.CASCADE, null=True, related_name="favorited_by")
+    created_at = models.DateTimeField(default=timezone.now, null=True)
+
+    class Meta:
+        db_table = "user_favorite_templates"

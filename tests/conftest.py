@@ -1,0 +1,34 @@
+"""Shared fixtures. The suite runs on whatever ``DATABASE_URL`` names: SQLite by default, PostgreSQL in CI."""
+
+import itertools
+
+import pytest
+from django.db import connection
+
+_telegram_ids = itertools.count(700_000_000)
+
+
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def pytest_collection_modifyitems(config, items):
+    if on_postgres():
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL=postgres://...)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def make_user(db):
+    """Create a Telegram user through the real upsert service."""
+    from accounts.services import user_upsert_from_telegram
+
+    def make(**kwargs):
+        kwargs.setdefault("telegram_id", next(_telegram_ids))
+        kwargs.setdefault("first_name", "Test")
+        return user_upsert_from_telegram(**kwargs)
+
+    return make
