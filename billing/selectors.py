@@ -1,12 +1,15 @@
 """Reads of balances and the ledger."""
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import DecimalField, F, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from accounts.models import User
-from billing.models import TopUpPackage, Transaction, TransactionStatus, UserBalance
+from accounts.selectors import user_search
+from billing.models import TopUpPackage, Transaction, TransactionStatus, TransactionType, UserBalance
 
 ZERO = Decimal("0")
 
@@ -41,3 +44,38 @@ def ledger_mismatches() -> QuerySet[User]:
         .exclude(balance_coins=F("ledger_total"))
         .order_by("telegram_id")
     )
+
+
+TOPUP_TYPES = (TransactionType.TOPUP, TransactionType.ADMIN_TOPUP)
+
+
+def balance_list(*, search: str | None = None, limit: int | None = None, offset: int = 0) -> QuerySet[User]:
+    """Users with their balance (``coins``), biggest first; lazy, so callers can stream it with ``iterator()``."""
+    money = DecimalField(max_digits=20, decimal_places=2)
+    users = user_search(text=search) if search else User.objects.all()
+    users = users.annotate(coins=Coalesce(F("balance__coins"), Value(ZERO), output_field=money)).order_by(
+        F("coins").desc(), "telegram_id"
+    )
+    end = offset + limit if limit is not None else None
+    return users[offset:end]
+
+
+def balance_stats(*, now: datetime | None = None) -> dict:
+    """Totals over every user and the top-ups of today and the last 30 days: two aggregate queries."""
+    now = now or timezone.now()
+    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    month_ago = now - timedelta(days=30)
+    users = User.objects.aggregate(
+        users_total=Count("pk"),
+        users_with_balance=Count("pk", filter=Q(balance__coins__gt=0)),
+        balance_sum=Coalesce(Sum("balance__coins"), Value(ZERO)),
+    )
+    topups = Transaction.objects.filter(
+        type__in=TOPUP_TYPES, status=TransactionStatus.COMPLETED, amount__gt=0, created_at__gte=month_ago
+    ).aggregate(
+        topups_today_count=Count("pk", filter=Q(created_at__gte=today)),
+        topups_today_sum=Coalesce(Sum("amount", filter=Q(created_at__gte=today)), Value(ZERO)),
+        topups_30d_count=Count("pk"),
+        topups_30d_sum=Coalesce(Sum("amount"), Value(ZERO)),
+    )
+    return {**users, "users_without_balance": users["users_total"] - users["users_with_balance"], **topups}
