@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class BotworkerConfig(AppConfig):
     default_auto_field = 'django.db.models.BigAutoField'
     name = 'botworker'
+
+    def ready(self):
+        # Workers hold a liveness lock while running a task, so the sweep can tell a dead worker's task.
+        from botworker import task_recovery  # noqa: F401

@@ -121,12 +121,22 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+# A RUNNING task whose worker is gone is re-queued by the periodic sweep. On PostgreSQL "gone" is exact (the
+# worker's session lock is free); elsewhere a task running longer than this many seconds counts as abandoned.
+TASKS_ABANDONED_AFTER = env.int("TASKS_ABANDONED_AFTER", default=3600)
 
 # --- Telegram bot -------------------------------------------------------------------------------------------
 BOT_TOKEN = env.str("BOT_TOKEN", default="")
 BOT_API_URL = env.str("BOT_API_URL", default="https://api.telegram.org")
 ADMIN_IDS = [int(x) for x in env.list("ADMIN_IDS", default=[]) if str(x).strip()]
 BOT_SUPPORT_CONTACT = env.str("BOT_SUPPORT_CONTACT", default="")
+# Webhook mode: Telegram sends this in X-Telegram-Bot-Api-Secret-Token; the endpoint's path derives from it.
+# Empty: no webhook endpoint (polling with runbot). 1-256 characters of A-Z, a-z, 0-9, _ and -.
+BOT_WEBHOOK_SECRET = env.str("BOT_WEBHOOK_SECRET", default="")
+# An update is handled inside its webhook request; past this many seconds the handling is cut off (logged).
+BOT_WEBHOOK_TIMEOUT = env.float("BOT_WEBHOOK_TIMEOUT", default=30.0)
+# Handled update ids are kept this long for de-duplication (Telegram re-sends for at most ~24 hours).
+BOT_PROCESSED_UPDATES_KEEP_HOURS = env.int("BOT_PROCESSED_UPDATES_KEEP_HOURS", default=48)
 
 # --- FAL AI provider ----------------------------------------------------------------------------------------
 FAL_KEY = env.str("FAL_KEY", default="")

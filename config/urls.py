@@ -1,9 +1,13 @@
 from django.contrib import admin
 from django.urls import path
 
+from botworker.webhook import telegram_webhook
+
 admin.site.site_header = "Aisha — back office"
 admin.site.site_title = "Aisha admin"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Telegram webhook mode: the path segment derives from BOT_WEBHOOK_SECRET (see botworker.webhook).
+    path("telegram/webhook/<str:token>/", telegram_webhook, name="telegram-webhook"),
 ]
