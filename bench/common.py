@@ -1,0 +1,99 @@
+"""What the benchmarks share: a private PostgreSQL database per benchmark, Django set up on it, small stats.
+
+Benchmarks are scripts, not tests: run them as ``.venv/bin/python bench/<name>/run.py`` from the repository
+root. Each creates (or reuses) its own database on the server named by ``DATABASE_URL`` so that it never
+touches the test database or the development one.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+def postgres_url(required_by: str) -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        sys.exit(
+            f"{required_by} needs PostgreSQL: start one with `PGPORT=54337 bash scripts/postgres start` and set "
+            "DATABASE_URL to the URL it prints."
+        )
+    return url
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server URL pointing at database ``name``."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+def create_database(url: str, name: str, *, drop: bool = False) -> str:
+    """Create database ``name`` on the server of ``url`` (dropping it first if asked); returns its URL."""
+    import psycopg
+
+    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists and drop:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            exists = None
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return with_database(url, name)
+
+
+def setup_django(database_url: str, *, settings: str = "config.settings", **env: str) -> None:
+    """Point Django at ``database_url`` and set it up (production settings, DEBUG off, no query log)."""
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ["DEBUG"] = "false"
+    os.environ.update(env)
+    os.environ["DJANGO_SETTINGS_MODULE"] = settings
+    import django
+
+    django.setup()
+
+
+def migrate() -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The value below which ``fraction`` of ``values`` lie (nearest rank)."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def progress(label: str, done: int, total: int, started: float) -> None:
+    """A one-line progress bar on stderr (rewritten in place)."""
+    width = 30
+    filled = int(width * done / total) if total else width
+    elapsed = time.monotonic() - started
+    rate = done / elapsed if elapsed > 0 else 0
+    sys.stderr.write(f"\r{label:<22} [{'#' * filled}{'.' * (width - filled)}] {done:>10,}/{total:,}"
+                     f"  {rate:,.0f}/s  {elapsed:5.1f}s")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def machine_note() -> str:
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    return f"{os.cpu_count()} CPU(s), load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
