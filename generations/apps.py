@@ -1,6 +1,17 @@
+import logging
+
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class GenerationsConfig(AppConfig):
     default_auto_field = 'django.db.models.BigAutoField'
     name = 'generations'
+
+    def ready(self):
+        if not settings.FAL_KEY:
+            logging.getLogger(__name__).warning(
+                "FAL_KEY is not set: %s",
+                "training and generation use the LOCAL DEVELOPMENT placeholder backend" if settings.DEBUG
+                else "training and generation are refused (set FAL_KEY, or DEBUG=true for the placeholder backend)",
+            )

@@ -106,6 +106,17 @@ class Avatar(models.Model):
     is_main = models.BooleanField(_("main"), default=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now, null=True)
     updated_at = models.DateTimeField(default=timezone.now, null=True)
+    # Added by this project (migration 0003): the provider job and the money behind it.
+    training_endpoint = models.CharField(_("training endpoint"), max_length=100, null=True, blank=True)
+    training_attempt = models.IntegerField(
+        _("training attempt"), default=0, help_text=_("Part of the charge's idempotency key: one charge per attempt.")
+    )
+    training_deadline = models.DateTimeField(_("training deadline"), null=True, blank=True)
+    charge = models.ForeignKey(
+        "billing.Transaction", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("charge"),
+    )
+    notified_at = models.DateTimeField(_("user notified"), null=True, blank=True)
 
     class Meta:
         db_table = "avatars"
@@ -140,12 +151,21 @@ class AvatarPhoto(models.Model):
     photo_metadata = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, null=True)
     validated_at = models.DateTimeField(null=True, blank=True)
+    # Added by this project (migration 0003): the file itself, through Django's storage API.
+    file = models.FileField(_("file"), upload_to="avatar-photos/%Y/%m/", max_length=255, null=True, blank=True)
 
     class Meta:
         db_table = "avatar_photos"
         verbose_name = _("avatar photo")
         verbose_name_plural = _("avatar photos")
         ordering = ["upload_order", "created_at"]
+        constraints = [
+            # Two photos of an album arriving at once cannot both be kept: duplicate detection is race-safe.
+            models.UniqueConstraint(
+                fields=["avatar", "file_hash"], condition=Q(validation_status="valid"),
+                name="avatar_photos_unique_valid_hash",
+            ),
+        ]
 
 
 class StyleCategory(models.Model):
@@ -228,6 +248,21 @@ class ImageGeneration(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     is_favorite = models.BooleanField(default=False)
     is_saved = models.BooleanField(default=True)
+    # Added by this project (migration 0003): the provider job, the money behind it and delivery.
+    provider_endpoint = models.CharField(_("provider endpoint"), max_length=100, null=True, blank=True)
+    provider_request_id = models.CharField(_("provider request id"), max_length=255, null=True, blank=True,
+                                           db_index=True)
+    attempt = models.IntegerField(
+        _("attempt"), default=0, help_text=_("Part of the charge's idempotency key: one charge per attempt.")
+    )
+    deadline = models.DateTimeField(_("deadline"), null=True, blank=True)
+    last_status_check = models.DateTimeField(_("last status check"), null=True, blank=True)
+    charge = models.ForeignKey(
+        "billing.Transaction", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("charge"),
+    )
+    result_files = models.JSONField(_("stored result files"), null=True, blank=True, default=list)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
 
     class Meta:
         db_table = "image_generations"

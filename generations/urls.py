@@ -1,0 +1,9 @@
+from django.urls import path
+
+from generations import views
+
+app_name = "generations"
+
+urlpatterns = [
+    path("fal/webhook/<str:secret>/", views.fal_webhook, name="fal-webhook"),
+]
