@@ -145,6 +145,20 @@ FAL_REST_URL = env.str("FAL_REST_URL", default="https://rest.fal.ai")
 FAL_CDN_URL = env.str("FAL_CDN_URL", default="https://v3.fal.media")
 FAL_WEBHOOK_BASE_URL = env.str("FAL_WEBHOOK_BASE_URL", default="")
 FAL_WEBHOOK_SECRET = env.str("FAL_WEBHOOK_SECRET", default="")
+# Per-call timeout (s), retries with backoff on 429/5xx/connection errors, and the job poll chain.
+FAL_TIMEOUT = env.float("FAL_TIMEOUT", default=30.0)
+FAL_RETRIES = env.int("FAL_RETRIES", default=4)
+FAL_RETRY_BACKOFF = env.float("FAL_RETRY_BACKOFF", default=0.5)
+FAL_POLL_INTERVAL = env.int("FAL_POLL_INTERVAL", default=15)
+FAL_TRAINING_FIRST_POLL = env.int("FAL_TRAINING_FIRST_POLL", default=90)
+FAL_TRAINING_POLL_INTERVAL = env.int("FAL_TRAINING_POLL_INTERVAL", default=60)
+FAL_TRAINING_TIMEOUT = env.int("FAL_TRAINING_TIMEOUT", default=3 * 3600)
+FAL_GENERATION_TIMEOUT = env.int("FAL_GENERATION_TIMEOUT", default=15 * 60)
+# A job not checked for this long lost its poll chain (a worker restart): sweep_stuck_jobs resumes it.
+FAL_STUCK_AFTER = env.int("FAL_STUCK_AFTER", default=10 * 60)
+# Training preset (upstream: fast = 1000 steps at 0.0002).
+FAL_TRAINING_STEPS = env.int("FAL_TRAINING_STEPS", default=1000)
+FAL_TRAINING_LEARNING_RATE = env.float("FAL_TRAINING_LEARNING_RATE", default=0.0002)
 
 # --- Prices and limits (coins) ------------------------------------------------------------------------------
 AVATAR_CREATION_COST = Decimal(env.str("AVATAR_CREATION_COST", default="150"))
@@ -154,6 +168,7 @@ AVATAR_MAX_PHOTOS = env.int("AVATAR_MAX_PHOTOS", default=20)
 PHOTO_MAX_SIZE = env.int("PHOTO_MAX_SIZE", default=20 * 1024 * 1024)
 PHOTO_MIN_RESOLUTION = env.int("PHOTO_MIN_RESOLUTION", default=512)
 PHOTO_MAX_RESOLUTION = env.int("PHOTO_MAX_RESOLUTION", default=4096)
+MAX_IMAGES_PER_GENERATION = env.int("MAX_IMAGES_PER_GENERATION", default=4)
 
 LOGGING = {
     "version": 1,

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from botworker.webhook import telegram_webhook
 
@@ -10,4 +10,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Telegram webhook mode: the path segment derives from BOT_WEBHOOK_SECRET (see botworker.webhook).
     path("telegram/webhook/<str:token>/", telegram_webhook, name="telegram-webhook"),
+    # FAL AI job webhooks: the path carries FAL_WEBHOOK_SECRET (see generations.views).
+    path("", include("generations.urls")),
 ]
