@@ -1,3 +1,180 @@
-from django.contrib import admin
+"""Avatars and generations (watch, refund or retry failed ones) and the editable style catalogue."""
 
-# Register your models here.
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from billing.exceptions import BillingError
+from config.admin_tools import BigTableAdminMixin, ReadOnlyInline
+from generations.exceptions import GenerationsError
+from generations.models import (
+    Avatar, AvatarPhoto, AvatarStatus, GenerationStatus, ImageGeneration, StyleCategory, StyleSubcategory,
+    StyleTemplate,
+)
+
+THUMB = 'style="max-height:64px;max-width:64px;margin:1px;border-radius:4px"'
+
+
+def _generation_service(name: str):
+    """A function of ``generations.services`` looked up at call time (that module is written separately)."""
+    try:
+        from generations import services as generation_services
+    except ImportError:
+        return None
+    return getattr(generation_services, name, None)
+
+
+def _foreign_keys(model) -> tuple[str, ...]:
+    """Every foreign key as a raw id: a select box listing a million users or ledger entries would not load."""
+    return tuple(f.name for f in model._meta.get_fields() if f.many_to_one and f.concrete)
+
+
+def _web_urls(urls) -> list[str]:
+    return [u for u in (urls or []) if isinstance(u, str) and u.startswith(("https://", "http://"))]
+
+
+def _photo_url(photo: AvatarPhoto) -> str | None:
+    file = getattr(photo, "file", None)  # a FileField that the photo pipeline may add
+    try:
+        return file.url if file else None
+    except ValueError:
+        return None
+
+
+def _apply_service(modeladmin, request, objects, *, service: str, argument: str, done: str) -> None:
+    """Call one service per object; refusals become messages, never a server error."""
+    function = _generation_service(service)
+    if function is None:
+        modeladmin.message_user(request, _("This operation is not available yet (%(name)s).") % {"name": service},
+                                messages.ERROR)
+        return
+    kwargs = {"created_by": f"admin:{request.user.get_username()}"} if service.endswith("_refund") else {}
+    succeeded = 0
+    for obj in objects:
+        try:
+            function(**{argument: obj}, **kwargs)
+        except (GenerationsError, BillingError) as exc:
+            modeladmin.message_user(request, f"{obj}: {exc}", messages.ERROR)
+        else:
+            succeeded += 1
+    if succeeded:
+        modeladmin.message_user(request, _("%(done)s: %(count)d.") % {"done": done, "count": succeeded},
+                                messages.SUCCESS)
+
+
+class AvatarPhotoInline(ReadOnlyInline):
+    model = AvatarPhoto
+    fk_name = "avatar"
+    fields = readonly_fields = ("thumbnail", "upload_order", "validation_status", "width", "height", "file_size",
+                                "validation_error")
+
+    @admin.display(description=_("photo"))
+    def thumbnail(self, photo: AvatarPhoto) -> str:
+        url = _photo_url(photo)
+        return format_html('<img src="{}" alt="" {}>', url, format_html(THUMB)) if url else "—"
+
+
+@admin.register(Avatar)
+class AvatarAdmin(BigTableAdminMixin, admin.ModelAdmin):
+    list_display = ("name", "user", "status", "training_type", "gender", "training_progress", "photos_count",
+                    "is_main", "created_at")
+    list_filter = ("status", "training_type", "gender", "created_at")
+    list_select_related = ("user",)
+    search_fields = ("name", "user__username", "finetune_id", "fal_request_id")
+    raw_id_fields = _foreign_keys(Avatar)
+    ordering = ("-created_at",)
+    inlines = (AvatarPhotoInline,)
+    actions = ("refund_failed_training",)
+    readonly_fields = ("training_error", "training_logs", "fal_response_data", "created_at", "updated_at")
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip().lstrip("@")
+        if term.isdigit():
+            return queryset.filter(user__telegram_id=int(term)), False
+        return super().get_search_results(request, queryset, term)
+
+    @admin.action(description=_("Refund the training of failed avatars"), permissions=["change"])
+    def refund_failed_training(self, request, queryset):
+        failed = queryset.filter(status__in=[AvatarStatus.ERROR, AvatarStatus.CANCELLED])
+        _apply_service(self, request, failed, service="avatar_training_refund", argument="avatar",
+                       done=_("Trainings refunded"))
+
+
+@admin.register(ImageGeneration)
+class ImageGenerationAdmin(BigTableAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "user", "status", "generation_type", "num_images", "results", "prompt_start")
+    list_filter = ("status", "generation_type", "created_at")
+    list_select_related = ("user",)
+    date_hierarchy = "created_at"
+    search_fields = ("original_prompt",)
+    raw_id_fields = _foreign_keys(ImageGeneration)
+    ordering = ("-created_at",)
+    actions = ("retry_failed", "refund_failed")
+    readonly_fields = ("results", "result_urls", "error_message", "prompt_metadata", "created_at", "completed_at")
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip().lstrip("@")
+        if term.isdigit():
+            return queryset.filter(user__telegram_id=int(term)), False
+        return super().get_search_results(request, queryset, term)
+
+    @admin.display(description=_("prompt"))
+    def prompt_start(self, generation: ImageGeneration) -> str:
+        return generation.original_prompt[:60]
+
+    @admin.display(description=_("results"))
+    def results(self, generation: ImageGeneration) -> str:
+        urls = _web_urls(generation.result_urls)
+        if not urls:
+            return "—"
+        return format_html_join("", '<a href="{0}" target="_blank" rel="noopener"><img src="{0}" alt="" {1}></a>',
+                                ((url, format_html(THUMB)) for url in urls))
+
+    @admin.action(description=_("Retry failed generations"), permissions=["change"])
+    def retry_failed(self, request, queryset):
+        failed = queryset.filter(status=GenerationStatus.FAILED)
+        _apply_service(self, request, failed, service="generation_retry", argument="generation",
+                       done=_("Generations restarted"))
+
+    @admin.action(description=_("Refund failed generations"), permissions=["change"])
+    def refund_failed(self, request, queryset):
+        failed = queryset.filter(status=GenerationStatus.FAILED)
+        _apply_service(self, request, failed, service="generation_refund", argument="generation",
+                       done=_("Generations refunded"))
+
+
+class StyleSubcategoryInline(admin.TabularInline):
+    model = StyleSubcategory
+    extra = 0
+    fields = ("id", "name", "sort_order", "is_active")
+
+
+@admin.register(StyleCategory)
+class StyleCategoryAdmin(admin.ModelAdmin):
+    list_display = ("id", "icon", "name", "sort_order", "is_active")
+    list_editable = ("sort_order", "is_active")
+    search_fields = ("id", "name")
+    inlines = (StyleSubcategoryInline,)
+
+
+@admin.register(StyleSubcategory)
+class StyleSubcategoryAdmin(admin.ModelAdmin):
+    list_display = ("id", "name", "category", "sort_order", "is_active")
+    list_editable = ("sort_order", "is_active")
+    list_filter = ("category", "is_active")
+    list_select_related = ("category",)
+    search_fields = ("id", "name")
+
+
+@admin.register(StyleTemplate)
+class StyleTemplateAdmin(admin.ModelAdmin):
+    list_display = ("id", "name", "subcategory", "preview", "popularity", "sort_order", "is_active")
+    list_editable = ("sort_order", "is_active")
+    list_filter = ("is_active", "subcategory__category", "subcategory")
+    list_select_related = ("subcategory",)
+    search_fields = ("id", "name", "prompt")
+
+    @admin.display(description=_("preview"))
+    def preview(self, template: StyleTemplate) -> str:
+        urls = _web_urls([template.preview_url])
+        return format_html('<img src="{}" alt="" {}>', urls[0], format_html(THUMB)) if urls else "—"
