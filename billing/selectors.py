@@ -79,3 +79,8 @@ def balance_stats(*, now: datetime | None = None) -> dict:
         topups_30d_sum=Coalesce(Sum("amount"), Value(ZERO)),
     )
     return {**users, "users_without_balance": users["users_total"] - users["users_with_balance"], **topups}
+
+
+def transaction_get_for_user(*, user, entry_id: int) -> Transaction | None:
+    """One ledger entry of this user; None for another user's entry (never revealed) or a missing one."""
+    return Transaction.objects.filter(user_id=getattr(user, "pk", user), pk=entry_id).first()

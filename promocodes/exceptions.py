@@ -4,3 +4,49 @@ class PromoCodeError(Exception):
 
 class PromoCodeInvalid(PromoCodeError):
     """Bad terms when creating a code (operator input)."""
+
+
+class PromoCodeNotFound(PromoCodeError):
+    """No such code, or an operator switched it off."""
+
+
+class PromoCodeNotStarted(PromoCodeError):
+    def __init__(self, *, valid_from):
+        self.valid_from = valid_from
+        super().__init__(f"The code is valid from {valid_from}.")
+
+
+class PromoCodeExpired(PromoCodeError):
+    pass
+
+
+class PromoCodeExhausted(PromoCodeError):
+    """Every use of the code is taken."""
+
+
+class PromoCodeAlreadyUsed(PromoCodeError):
+    """This user reached the code's uses per user."""
+
+
+class PurchaseError(PromoCodeError):
+    """A Stars top-up that must not go through (pre-checkout) or cannot be matched to an offer."""
+
+
+class InvoiceInvalid(PurchaseError):
+    """The invoice payload is not one this bot made."""
+
+
+class InvoiceNotYours(PurchaseError):
+    """The invoice was made for another user (a forwarded invoice)."""
+
+
+class PackageUnavailable(PurchaseError):
+    pass
+
+
+class PriceChanged(PurchaseError):
+    """The package or the discount behind the invoice changed since it was sent."""
+
+
+class PayerBlocked(PurchaseError):
+    pass

@@ -1,12 +1,23 @@
 """Writes to promo codes: creating them (operators) and activating them (users)."""
 
 import secrets
+import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from promocodes.exceptions import PromoCodeInvalid
-from promocodes.models import Promokode, PromokodeType
+from accounts.models import User
+from billing import selectors as billing_selectors
+from billing import services as billing_services
+from billing.models import TopUpPackage, Transaction, TransactionType
+from promocodes.exceptions import (
+    InvoiceInvalid, InvoiceNotYours, PackageUnavailable, PayerBlocked, PriceChanged, PromoCodeAlreadyUsed,
+    PromoCodeExhausted, PromoCodeExpired, PromoCodeInvalid, PromoCodeNotFound, PromoCodeNotStarted,
+)
+from promocodes.models import Promokode, PromokodeType, PromokodeUsage
+from promocodes.selectors import TopUpOffer, discounted_stars, pending_usages, promo_code_normalize
 
 # No 0/O or 1/I: codes are read off screens and typed by hand.
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -66,3 +77,176 @@ def promo_code_bulk_generate(
 def promo_code_deactivate(*, promo_ids) -> int:
     """Deactivate codes; returns how many were active."""
     return Promokode.objects.filter(pk__in=list(promo_ids), is_active=True).update(is_active=False)
+
+
+# --- activation by users ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PromoActivation:
+    promokode: Promokode
+    usage: PromokodeUsage
+    credit: Transaction | None  # the PROMO ledger entry of a ``balance`` code
+
+
+def promo_code_activate(*, user: User, code: str) -> PromoActivation:
+    """Redeem a code for a user, all or nothing.
+
+    The code's row stays locked from the checks to the commit, so two users racing for its last use cannot
+    both win: the counter, the usage row and (for a ``balance`` code) the ledger credit commit together.
+    A ``bonus`` or ``discount`` code waits, unconsumed, for the user's next Stars top-up.
+    """
+    code = promo_code_normalize(code)
+    with transaction.atomic():
+        promo = Promokode.objects.select_for_update().filter(code=code).first() if code else None
+        _check_can_activate(promo, user)
+        promo.current_uses += 1
+        promo.save(update_fields=["current_uses", "updated_at"])
+        now = timezone.now()
+        usage = PromokodeUsage.objects.create(
+            promokode=promo, user=user, used_at=now,
+            bonus_added=promo.bonus_amount if promo.type == PromokodeType.BONUS else None,
+        )
+        credit = None
+        if promo.type == PromokodeType.BALANCE:
+            credit = billing_services.balance_credit(
+                user=user, amount=promo.balance_amount, type=TransactionType.PROMO,
+                description=f"Promo code {promo.code}", idempotency_key=f"promo:{usage.pk}",
+                extra_data={"promokode": promo.code, "promokode_usage_id": str(usage.pk)},
+            )
+            usage.amount_added = promo.balance_amount
+            usage.consumed_at = now
+            usage.save(update_fields=["amount_added", "consumed_at"])
+    return PromoActivation(promokode=promo, usage=usage, credit=credit)
+
+
+def _check_can_activate(promo: Promokode | None, user: User) -> None:
+    """The checks in the order users are told about them (see upstream-bot.md, promo codes)."""
+    if promo is None or not promo.is_active:
+        raise PromoCodeNotFound("No such active promo code.")
+    now = timezone.now()
+    if promo.valid_from and now < promo.valid_from:
+        raise PromoCodeNotStarted(valid_from=promo.valid_from)
+    if promo.valid_until and now > promo.valid_until:
+        raise PromoCodeExpired(f"The code expired at {promo.valid_until}.")
+    if promo.max_uses is not None and promo.current_uses >= promo.max_uses:
+        raise PromoCodeExhausted(f"All {promo.max_uses} uses are taken.")
+    if promo.max_uses_per_user is not None:
+        used = PromokodeUsage.objects.filter(promokode=promo, user=user).count()
+        if used >= promo.max_uses_per_user:
+            raise PromoCodeAlreadyUsed(f"The user has used the code {used} time(s).")
+
+
+# --- Telegram Stars top-ups -----------------------------------------------------------------------------------
+
+INVOICE_PREFIX = "topup"
+STARS_CURRENCY = "XTR"
+
+
+@dataclass(frozen=True)
+class Invoice:
+    """What an invoice payload binds: who may pay, for which package, at which price, with which discount."""
+
+    telegram_user_id: int
+    package_id: int
+    stars: int
+    discount_usage_id: str | None = None
+
+    def payload(self) -> str:
+        usage = uuid.UUID(self.discount_usage_id).hex if self.discount_usage_id else "-"
+        return f"{INVOICE_PREFIX}:{self.telegram_user_id}:{self.package_id}:{self.stars}:{usage}"
+
+
+def invoice_for_offer(*, user: User, offer: TopUpOffer) -> Invoice:
+    return Invoice(telegram_user_id=user.telegram_id, package_id=offer.package.pk, stars=offer.stars,
+                   discount_usage_id=offer.discount_usage_id)
+
+
+def invoice_parse(payload: str) -> Invoice:
+    try:
+        prefix, telegram_user_id, package_id, stars, usage = (payload or "").split(":")
+        if prefix != INVOICE_PREFIX:
+            raise ValueError(prefix)
+        return Invoice(telegram_user_id=int(telegram_user_id), package_id=int(package_id), stars=int(stars),
+                       discount_usage_id=None if usage == "-" else str(uuid.UUID(usage)))
+    except ValueError:
+        raise InvoiceInvalid(f"Not a top-up invoice payload: {payload!r}.") from None
+
+
+def purchase_pre_checkout_check(*, payer_telegram_id: int, payload: str, currency: str, total_amount: int) -> Invoice:
+    """Decide a ``pre_checkout_query``: raises a ``PurchaseError`` unless this payer may pay this invoice now."""
+    invoice = invoice_parse(payload)
+    if invoice.telegram_user_id != payer_telegram_id:
+        raise InvoiceNotYours(f"Invoice for {invoice.telegram_user_id}, paid by {payer_telegram_id}.")
+    user = User.objects.filter(telegram_id=payer_telegram_id).first()
+    if user is None:
+        raise InvoiceNotYours(f"No user {payer_telegram_id}.")
+    if user.is_blocked:
+        raise PayerBlocked(f"User {payer_telegram_id} is blocked.")
+    package = TopUpPackage.objects.filter(pk=invoice.package_id, is_active=True).first()
+    if package is None:
+        raise PackageUnavailable(f"Package {invoice.package_id} is gone or inactive.")
+    percent = None
+    if invoice.discount_usage_id:
+        usage = pending_usages(user=user, type=PromokodeType.DISCOUNT).filter(pk=invoice.discount_usage_id).first()
+        if usage is None:
+            raise PriceChanged("The discount of this invoice was already used.")
+        percent = usage.promokode.discount_percent
+    price = discounted_stars(stars=package.stars, percent=percent)
+    if currency != STARS_CURRENCY or total_amount != invoice.stars or price != invoice.stars:
+        raise PriceChanged(f"Invoice says {invoice.stars} {currency} ({total_amount}), the offer is now {price} XTR.")
+    return invoice
+
+
+@dataclass(frozen=True)
+class PurchaseResult:
+    topup: Transaction
+    bonus: Transaction | None
+    balance: Decimal
+    duplicate: bool  # the same payment was delivered before: nothing was credited this time
+
+
+def purchase_complete(
+    *, payer_telegram_id: int, payload: str, total_amount: int, telegram_payment_charge_id: str,
+) -> PurchaseResult:
+    """Credit a ``successful_payment`` once: the package's coins (TOPUP), pending promo bonuses (BONUS), and mark
+    the discount and bonuses used, all in one transaction keyed by ``telegram_payment_charge_id``."""
+    invoice = invoice_parse(payload)
+    key = f"stars:{telegram_payment_charge_id}"
+    with transaction.atomic():
+        # One purchase of a user at a time: a second delivery waits here, then finds the first one's entry.
+        payer = User.objects.select_for_update().get(telegram_id=payer_telegram_id)
+        existing = Transaction.objects.filter(idempotency_key=key).first()
+        if existing is not None:
+            return PurchaseResult(topup=existing, bonus=Transaction.objects.filter(idempotency_key=f"{key}:bonus").first(),
+                                  balance=billing_selectors.balance_get(user=payer), duplicate=True)
+        package = TopUpPackage.objects.filter(pk=invoice.package_id).first()
+        if package is None:
+            raise PackageUnavailable(f"Paid package {invoice.package_id} no longer exists (charge {key}).")
+        topup = billing_services.balance_credit(
+            user=payer, amount=package.total_credits, type=TransactionType.TOPUP, idempotency_key=key,
+            description=f"Telegram Stars: {package.title}", created_by="telegram",
+            extra_data={
+                "telegram_payment_charge_id": telegram_payment_charge_id, "invoice_payload": payload,
+                "stars": total_amount, "package_id": package.pk, "telegram_user_id": payer_telegram_id,
+            },
+        )
+        now = timezone.now()
+        if invoice.discount_usage_id:
+            PromokodeUsage.objects.filter(pk=invoice.discount_usage_id, user=payer, consumed_at__isnull=True).update(
+                consumed_at=now, package_used=str(package.pk))
+        bonus = _credit_pending_bonuses(payer, key=f"{key}:bonus", package=package, now=now)
+    return PurchaseResult(topup=topup, bonus=bonus, balance=(bonus or topup).balance_after, duplicate=False)
+
+
+def _credit_pending_bonuses(payer: User, *, key: str, package: TopUpPackage, now) -> Transaction | None:
+    usages = list(pending_usages(user=payer, type=PromokodeType.BONUS).select_for_update(of=("self",)))
+    amount = sum((u.bonus_added or u.promokode.bonus_amount or Decimal("0") for u in usages), Decimal("0"))
+    if not usages or amount <= 0:
+        return None
+    PromokodeUsage.objects.filter(pk__in=[u.pk for u in usages]).update(consumed_at=now, package_used=str(package.pk))
+    return billing_services.balance_credit(
+        user=payer, amount=amount, type=TransactionType.BONUS, idempotency_key=key, created_by="telegram",
+        description="Promo code bonus on a top-up",
+        extra_data={"promokode_usage_ids": [str(u.pk) for u in usages], "package_id": package.pk},
+    )

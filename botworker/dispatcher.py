@@ -1,0 +1,81 @@
+"""Building the bot and its dispatcher. Nothing here talks to Telegram until polling starts.
+
+    bot = create_bot()                     # settings.BOT_TOKEN, settings.BOT_API_URL
+    dp = create_dispatcher()
+    await dp.start_polling(bot, allowed_updates=allowed_updates(dp))
+"""
+
+import asyncio
+import logging
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import ErrorEvent
+from django.conf import settings
+
+from botworker import texts
+from botworker.middlewares import DatabaseConnectionMiddleware, UserMiddleware
+from botworker.routers import fallback_router, feature_routers
+from botworker.session import RetryMiddleware
+from botworker.storage import DatabaseStorage
+
+logger = logging.getLogger(__name__)
+
+# Payments and buttons must never be filtered out by a narrower guess from the registered handlers.
+REQUIRED_UPDATES = ("message", "callback_query", "pre_checkout_query")
+# How long a stopping worker lets the updates in hand finish before closing the session.
+SHUTDOWN_GRACE_SECONDS = 30
+
+
+def create_bot(token: str | None = None, *, api_url: str | None = None) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url or settings.BOT_API_URL))
+    session.middleware(RetryMiddleware())
+    return Bot(
+        token if token is not None else settings.BOT_TOKEN,
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+
+
+def create_dispatcher() -> Dispatcher:
+    dp = Dispatcher(storage=DatabaseStorage())
+    dp.update.outer_middleware(DatabaseConnectionMiddleware())
+    dp.update.outer_middleware(UserMiddleware())
+    dp.include_routers(*feature_routers(), fallback_router())
+    dp.errors.register(on_error)
+    dp.shutdown.register(finish_updates_in_hand)
+    return dp
+
+
+def allowed_updates(dp: Dispatcher) -> list[str]:
+    return sorted(set(dp.resolve_used_update_types()) | set(REQUIRED_UPDATES))
+
+
+async def on_error(event: ErrorEvent, bot: Bot) -> bool:
+    """A handler failed: log it with its traceback, apologise to the user, keep the worker running."""
+    update = event.update
+    logger.error("Update %s failed: %r", update.update_id, event.exception, exc_info=event.exception)
+    try:
+        if update.pre_checkout_query:
+            await update.pre_checkout_query.answer(ok=False, error_message=texts.apology())
+        elif update.callback_query:
+            await update.callback_query.answer()
+            if update.callback_query.message:
+                await bot.send_message(update.callback_query.message.chat.id, texts.apology())
+        elif update.message:
+            await bot.send_message(update.message.chat.id, texts.apology())
+    except TelegramAPIError as error:
+        logger.warning("Could not send the apology for update %s: %s", update.update_id, error)
+    return True
+
+
+async def finish_updates_in_hand(dispatcher: Dispatcher) -> None:
+    """On shutdown, let the updates already being handled finish before the session closes."""
+    pending = [task for task in dispatcher._handle_update_tasks if not task.done()]
+    if pending:
+        logger.info("Finishing %s update(s) in hand before stopping", len(pending))
+        await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_SECONDS)

@@ -1,0 +1,77 @@
+"""``manage.py runbot``: the bot worker, long polling."""
+
+import asyncio
+import logging
+
+from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
+from aiogram.utils.token import TokenValidationError, validate_token
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
+
+from botworker.dispatcher import allowed_updates, create_bot, create_dispatcher
+from botworker.poller_lock import PollerAlreadyRunning, poller_lock
+
+logger = logging.getLogger("botworker.runbot")
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the Telegram bot with long polling (BOT_TOKEN, BOT_API_URL). Stops gracefully on SIGINT/SIGTERM. "
+        "Refuses to start while a webhook is set or another runbot polls the same bot."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--polling-timeout", type=int, default=30, help="Long-polling wait, seconds.")
+
+    def handle(self, *args, polling_timeout: int, **options):
+        token = settings.BOT_TOKEN
+        if not token:
+            raise CommandError("BOT_TOKEN is not set: put the token from @BotFather in the environment or .env.")
+        try:
+            validate_token(token)
+        except TokenValidationError:
+            raise CommandError("BOT_TOKEN is malformed: expected '<digits>:<secret>' as given by @BotFather.") from None
+        _never_keep_connections()
+        try:
+            asyncio.run(self.run(token, polling_timeout))
+        except KeyboardInterrupt:
+            pass  # interrupted before polling started; nothing in hand
+        self.stdout.write("Bot stopped.")
+
+    async def run(self, token: str, polling_timeout: int) -> None:
+        bot = create_bot(token)
+        try:
+            try:
+                me = await bot.get_me()
+            except TelegramUnauthorizedError:
+                raise CommandError("Telegram refused BOT_TOKEN (401 Unauthorized): check the token.") from None
+            except TelegramAPIError as error:
+                raise CommandError(f"Cannot reach the Bot API at {settings.BOT_API_URL}: {error}") from None
+            webhook = await bot.get_webhook_info()
+            if webhook.url:
+                raise CommandError(
+                    f"A webhook is set for @{me.username} ({webhook.url}); polling would take its updates. "
+                    "Remove the webhook (deleteWebhook, without dropping updates) or run the webhook server instead."
+                )
+            try:
+                with poller_lock(me.id):
+                    await self.poll(bot, me.username, polling_timeout)
+            except PollerAlreadyRunning as error:
+                raise CommandError(f"{error} Stop it first: two pollers steal each other's updates.") from None
+        finally:
+            await bot.session.close()
+
+    async def poll(self, bot, username: str, polling_timeout: int) -> None:
+        dp = create_dispatcher()
+        self.stdout.write(f"Polling as @{username} via {settings.BOT_API_URL}. Stop with Ctrl+C.")
+        # Never drop pending updates (no deleteWebhook(drop_pending_updates=True)): payments may be among them.
+        await dp.start_polling(bot, polling_timeout=polling_timeout, allowed_updates=allowed_updates(dp),
+                               handle_signals=True, close_bot_session=True)
+
+
+def _never_keep_connections() -> None:
+    """The worker has no request cycle: a kept connection would outlive a database restart."""
+    for alias in connections:
+        connections.settings[alias]["CONN_MAX_AGE"] = 0
+        connections[alias].settings_dict["CONN_MAX_AGE"] = 0

@@ -1,0 +1,69 @@
+"""Dispatcher middlewares: fresh database connections around each update, and the user behind it.
+
+``UserMiddleware`` upserts the Telegram user through ``accounts.services`` and hands handlers the row as
+``db_user``. A user blocked by an operator gets one short notice and nothing else (payments already made still
+go through: Telegram has taken the Stars, so they must be credited or refunded).
+"""
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import TelegramObject, Update
+from aiogram.types import User as TelegramUser
+
+from accounts.services import user_upsert_from_telegram
+from botworker import texts
+from botworker.orm import close_stale_connections, db
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class DatabaseConnectionMiddleware(BaseMiddleware):
+    """Closes stale connections on the ORM thread before and after each update (see ``botworker.orm``)."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        await close_stale_connections()
+        try:
+            return await handler(event, data)
+        finally:
+            await close_stale_connections()
+
+
+class UserMiddleware(BaseMiddleware):
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        tg_user: TelegramUser | None = data.get("event_from_user")
+        if tg_user is None:
+            return await handler(event, data)
+        user = await db(
+            user_upsert_from_telegram, telegram_id=tg_user.id, first_name=tg_user.first_name,
+            last_name=tg_user.last_name, username=tg_user.username, language_code=tg_user.language_code,
+            is_premium=tg_user.is_premium, is_bot=tg_user.is_bot,
+        )
+        if user.is_blocked and not _is_payment_service_message(event):
+            logger.info("Ignoring an update from blocked user %s", tg_user.id)
+            await _notify_blocked(event, data["bot"])
+            return None
+        data["db_user"] = user
+        return await handler(event, data)
+
+
+def _is_payment_service_message(update: TelegramObject) -> bool:
+    message = getattr(update, "message", None)
+    return message is not None and bool(message.successful_payment or message.refunded_payment)
+
+
+async def _notify_blocked(update: Update, bot: Bot) -> None:
+    try:
+        if update.callback_query:
+            await update.callback_query.answer(texts.blocked_notice(), show_alert=True)
+        elif update.pre_checkout_query:
+            await update.pre_checkout_query.answer(ok=False, error_message=texts.blocked_notice())
+        elif update.message:
+            await bot.send_message(update.message.chat.id, texts.blocked_notice())
+    except TelegramAPIError as error:
+        logger.warning("Could not tell a blocked user so: %s", error)

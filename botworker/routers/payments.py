@@ -1,0 +1,119 @@
+"""Telegram Stars top-ups: the invoice, the pre-checkout check, the successful payment, /paysupport.
+
+Telegram delivers ``successful_payment`` at least once; ``promocodes.services.purchase_complete`` credits it once,
+keyed by ``telegram_payment_charge_id``. The reply is sent after that transaction has committed.
+"""
+
+import logging
+from html import escape
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from billing.exceptions import PackageNotFound
+from botworker.callbacks import MenuSection, TopUpPackageChoice
+from botworker.keyboards import back_to_menu_keyboard, coins, menu_button
+from botworker.orm import db
+from promocodes import exceptions as promo_errors
+from promocodes import selectors as promo_selectors
+from promocodes import services as promo_services
+
+logger = logging.getLogger(__name__)
+
+
+def _invoice_for(user: User, package_id: int) -> tuple[promo_selectors.TopUpOffer, promo_services.Invoice]:
+    offer = promo_selectors.topup_offer_get(user=user, package_id=package_id)
+    return offer, promo_services.invoice_for_offer(user=user, offer=offer)
+
+
+async def send_invoice(callback: CallbackQuery, callback_data: TopUpPackageChoice, bot: Bot, db_user: User) -> None:
+    try:
+        offer, invoice = await db(_invoice_for, db_user, callback_data.package_id)
+    except PackageNotFound:
+        await callback.answer(_("Этот пакет больше недоступен. Выберите другой."), show_alert=True)
+        return
+    await callback.answer()
+    package = offer.package
+    description = _("{coins} монет на баланс бота").format(coins=coins(package.total_credits))
+    if offer.discount_percent:
+        description += " " + _("(скидка {percent}% по промокоду)").format(percent=coins(offer.discount_percent))
+    if offer.promo_bonus:
+        description += " " + _("+ бонус {coins} монет по промокоду").format(coins=coins(offer.promo_bonus))
+    await bot.send_invoice(
+        chat_id=callback.message.chat.id,
+        title=_("Пакет «{title}»").format(title=package.title)[:32],
+        description=description[:255],
+        payload=invoice.payload(),
+        currency=promo_services.STARS_CURRENCY,
+        prices=[LabeledPrice(label=_("{coins} монет").format(coins=coins(package.total_credits)), amount=offer.stars)],
+        provider_token="",
+    )
+
+
+def pre_checkout_error(error: promo_errors.PurchaseError) -> str:
+    if isinstance(error, promo_errors.InvoiceNotYours):
+        return _("Этот счёт выставлен другому пользователю. Откройте пополнение в боте и выберите пакет.")
+    if isinstance(error, promo_errors.PayerBlocked):
+        return _("Ваш доступ к боту ограничен. Напишите в поддержку.")
+    if isinstance(error, (promo_errors.PackageUnavailable, promo_errors.PriceChanged)):
+        return _("Цена или пакет изменились. Откройте пополнение заново и выберите пакет.")
+    return _("Этот счёт недействителен. Откройте пополнение в боте заново.")
+
+
+async def on_pre_checkout(query: PreCheckoutQuery) -> None:
+    # Telegram waits 10 seconds for the answer: one quick read, then answer either way.
+    try:
+        await db(promo_services.purchase_pre_checkout_check, payer_telegram_id=query.from_user.id,
+                 payload=query.invoice_payload, currency=query.currency, total_amount=query.total_amount)
+    except promo_errors.PurchaseError as error:
+        logger.warning("Pre-checkout refused for user %s, payload %r: %s", query.from_user.id,
+                       query.invoice_payload, error)
+        await query.answer(ok=False, error_message=pre_checkout_error(error))
+        return
+    await query.answer(ok=True)
+
+
+async def on_successful_payment(message: Message) -> None:
+    payment = message.successful_payment
+    result = await db(
+        promo_services.purchase_complete, payer_telegram_id=message.from_user.id,
+        payload=payment.invoice_payload, total_amount=payment.total_amount,
+        telegram_payment_charge_id=payment.telegram_payment_charge_id,
+    )
+    if result.duplicate:
+        logger.info("Payment %s delivered again; already credited", payment.telegram_payment_charge_id)
+        return
+    text = _("✅ Оплата получена! Начислено {coins} монет.").format(coins=coins(result.topup.amount))
+    if result.bonus:
+        text += "\n" + _("🎁 Бонус по промокоду: +{coins} монет.").format(coins=coins(result.bonus.amount))
+    text += "\n\n" + _("💰 Ваш баланс: <b>{coins} монет</b>").format(coins=coins(result.balance))
+    await message.answer(text, reply_markup=back_to_menu_keyboard(
+        [menu_button(MenuSection.GENERATE, _("🎨 Создать фото"))]))
+
+
+def paysupport_text() -> str:
+    contact = settings.BOT_SUPPORT_CONTACT or _("ответьте на это сообщение")
+    return _(
+        "💬 <b>Вопросы об оплате звёздами</b>\n\n"
+        "Если монеты не пришли или списание прошло по ошибке, напишите в поддержку: {contact}.\n"
+        "Укажите дату платежа и ID операции из чека Telegram — мы проверим платёж и, если нужно, "
+        "вернём звёзды. Звёзды за уже потраченные монеты не возвращаются.\n\n"
+        "Поддержка Telegram не рассматривает покупки в ботах: по ним отвечаем только мы."
+    ).format(contact=escape(contact))
+
+
+async def on_paysupport(message: Message) -> None:
+    await message.answer(paysupport_text(), reply_markup=back_to_menu_keyboard())
+
+
+def create_router() -> Router:
+    router = Router(name="payments")
+    router.callback_query.register(send_invoice, TopUpPackageChoice.filter())
+    router.pre_checkout_query.register(on_pre_checkout)
+    router.message.register(on_successful_payment, F.successful_payment)
+    router.message.register(on_paysupport, Command("paysupport"))
+    return router
