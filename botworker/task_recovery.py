@@ -30,8 +30,6 @@ logger = logging.getLogger(__name__)
 
 LOCK_NAMESPACE = 0x7A5C  # the first key of pg_advisory_lock(int, int): "task liveness"
 MAX_ATTEMPTS = 3
-# Between a worker's claim (RUNNING) and its liveness lock there is a short gap; never judge a younger row.
-CLAIM_GRACE = timedelta(seconds=30)
 WORKER_LOST = "botworker.task_recovery.WorkerLost"
 
 
@@ -87,12 +85,14 @@ def _worker_gone(row: DBTaskResult) -> bool:
     return free
 
 
-def task_results_recover_abandoned(*, grace: timedelta = CLAIM_GRACE) -> dict[str, list[str]]:
+def task_results_recover_abandoned(*, grace: timedelta | None = None) -> dict[str, list[str]]:
     """Re-queue RUNNING tasks whose worker is gone (FAILED after MAX_ATTEMPTS lost workers).
 
     Returns ``{"requeued": [ids], "failed": [ids]}``. Safe to run from several processes at once: each change is a
     conditional update of a row that is still RUNNING with the same attempts.
     """
+    # Between a worker's claim (RUNNING) and its liveness lock there is a short gap: never judge a younger row.
+    grace = timedelta(seconds=settings.TASKS_ABANDONED_GRACE) if grace is None else grace
     outcome: dict[str, list[str]] = {"requeued": [], "failed": []}
     candidates = DBTaskResult.objects.running().filter(started_at__lt=timezone.now() - grace).order_by()
     for row in candidates:
