@@ -1,0 +1,68 @@
+import io
+from decimal import Decimal
+
+import pytest
+from PIL import Image
+
+from tests.support.botapi import TOKEN, FakeBotAPI
+from tests.support.fal import FakeFal
+
+
+def image_bytes(seed: int = 0, *, size=(512, 512), fmt: str = "JPEG") -> bytes:
+    """A real photo-like image; different seeds give different bytes (and hashes)."""
+    image = Image.new("RGB", size, (seed * 37 % 256, seed * 91 % 256, 120))
+    image.putpixel((seed % size[0], 0), (255, 255, 255))
+    out = io.BytesIO()
+    image.save(out, fmt)
+    return out.getvalue()
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def fake_fal(settings, media):
+    with FakeFal() as server:
+        settings.FAL_KEY = server.key
+        settings.FAL_QUEUE_URL = settings.FAL_REST_URL = settings.FAL_CDN_URL = server.base_url
+        settings.FAL_TIMEOUT = 5
+        settings.FAL_RETRIES = 2
+        settings.FAL_RETRY_BACKOFF = 0.01
+        yield server
+
+
+@pytest.fixture
+def bot_api(settings):
+    with FakeBotAPI() as api:
+        settings.BOT_API_URL = api.base_url
+        settings.BOT_TOKEN = TOKEN
+        yield api
+
+
+@pytest.fixture
+def funded_user(make_user):
+    from billing.services import balance_credit
+
+    def make(coins="1000", **kwargs):
+        user = make_user(**kwargs)
+        balance_credit(user=user, amount=Decimal(coins), created_by="test")
+        return user
+
+    return make
+
+
+@pytest.fixture
+def ready_avatar(db):
+    """A completed avatar with a LoRA file (as if trained), for generation tests."""
+    from generations.models import Avatar, AvatarStatus
+
+    def make(user, *, name="Аня", main=True):
+        return Avatar.objects.create(
+            user=user, name=name, gender="female", status=AvatarStatus.COMPLETED, is_main=main,
+            trigger_phrase="TOK_abcdef12", diffusers_lora_file_url="https://files.example/lora.safetensors",
+        )
+
+    return make

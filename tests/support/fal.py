@@ -1,0 +1,261 @@
+"""A fake FAL AI server for tests: the queue protocol and the storage upload endpoints, over real HTTP on
+127.0.0.1 in a background thread (like ``botapi.FakeBotAPI``). Point ``FAL_QUEUE_URL``, ``FAL_REST_URL`` and
+``FAL_CDN_URL`` at ``fake.base_url``.
+
+Each submitted request follows a script: ``queued`` status calls answer IN_QUEUE, then ``running`` calls
+IN_PROGRESS, then COMPLETED. Its outcome is ``ok`` (a real output), ``error`` (COMPLETED, then a 422 result,
+as FAL reports failures), ``malformed`` (200 with output lacking the files), or ``hang`` (never completes).
+``fail(path_part, status, times)`` injects HTTP errors (429, 500...) into any route.
+
+    with FakeFal() as fal:
+        fal.script(outcome="error")
+        ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from PIL import Image
+
+KEY = "test-fal-key"
+
+
+@dataclass
+class Job:
+    request_id: str
+    endpoint: str
+    arguments: dict
+    outcome: str
+    queued: int
+    running: int
+    webhook: str | None
+    status_calls: int = 0
+    result_calls: int = 0
+    cancelled: bool = False
+
+    @property
+    def app(self) -> str:
+        return "/".join(self.endpoint.split("/")[:2])
+
+
+@dataclass
+class Script:
+    outcome: str = "ok"
+    queued: int = 1
+    running: int = 1
+
+
+@dataclass
+class Injected:
+    path_part: str
+    status: int
+    times: int
+    body: dict = field(default_factory=lambda: {"detail": "injected failure"})
+    headers: dict = field(default_factory=dict)
+
+
+class FakeFal:
+    def __init__(self, *, key: str = KEY, host: str = "127.0.0.1"):
+        self.key = key
+        self.host, self.port = host, 0
+        self.jobs: dict[str, Job] = {}
+        self.uploads: dict[str, bytes] = {}
+        self.requests: list[tuple[str, str]] = []
+        self.default = Script()
+        self._scripts: list[Script] = []
+        self._faults: list[Injected] = []
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._loop = None
+        self._runner = None
+        self._thread = None
+
+    # --- life cycle -----------------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> "FakeFal":
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, args=(ready,), daemon=True, name="fake-fal")
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("fake FAL server did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop and self._runner:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+
+    def __enter__(self) -> "FakeFal":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _serve(self, ready: threading.Event) -> None:
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        app = web.Application(client_max_size=256 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, self.host, 0)
+        self._loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]
+        ready.set()
+        self._loop.run_forever()
+
+    # --- what tests do --------------------------------------------------------------------------------------
+    def script(self, *, outcome: str = "ok", queued: int = 1, running: int = 1) -> None:
+        """The script of the next submitted request (then the default again)."""
+        with self._lock:
+            self._scripts.append(Script(outcome, queued, running))
+
+    def fail(self, path_part: str, status: int = 500, *, times: int = 1, body: dict | None = None,
+             headers: dict | None = None) -> None:
+        with self._lock:
+            self._faults.append(Injected(path_part, status, times, body or {"detail": "injected failure"},
+                                         headers or {}))
+
+    def submitted(self, endpoint: str | None = None) -> list[Job]:
+        with self._lock:
+            return [j for j in self.jobs.values() if endpoint is None or j.endpoint == endpoint]
+
+    def webhook_body(self, request_id: str) -> dict:
+        """What FAL would POST to the webhook for this request, as if it had ended now."""
+        job = self.jobs[request_id]
+        if job.outcome == "error":
+            return {"request_id": request_id, "gateway_request_id": request_id, "status": "ERROR",
+                    "error": "Invalid status code: 422", "payload": _error_detail()}
+        return {"request_id": request_id, "gateway_request_id": request_id, "status": "OK",
+                "payload": self._output(job), "error": None}
+
+    # --- the server -----------------------------------------------------------------------------------------
+    async def _handle(self, request: web.Request) -> web.Response:
+        path = "/" + request.match_info["tail"]
+        body = await request.read()
+        with self._lock:
+            self.requests.append((request.method, path))
+            fault = next((f for f in self._faults if f.times > 0 and f.path_part in path), None)
+            if fault:
+                fault.times -= 1
+        if fault:
+            return web.json_response(fault.body, status=fault.status, headers=fault.headers)
+        if request.method == "GET" and path.startswith("/files/"):
+            content = self.uploads.get(path.removeprefix("/files/"))
+            return web.Response(body=content) if content is not None else web.Response(status=404)
+        if request.method == "POST" and path == "/files/upload":
+            if not request.headers.get("Authorization", "").startswith("Bearer fake-token"):
+                return web.json_response({"detail": "bad token"}, status=401)
+            name = f"u{next(self._ids)}-{request.headers.get('X-Fal-File-Name', 'file')}"
+            self.uploads[name] = body
+            return web.json_response({"access_url": f"{self.base_url}/files/{name}"})
+        if request.headers.get("Authorization") != f"Key {self.key}":
+            return web.json_response({"detail": "Unauthorized"}, status=401)
+        if request.method == "POST" and path == "/storage/auth/token":
+            return web.json_response({"token": "fake-token", "token_type": "Bearer", "base_url": self.base_url,
+                                      "expires_at": "2099-01-01T00:00:00Z"})
+        parts = path.strip("/").split("/")
+        if len(parts) >= 4 and parts[2] == "requests":
+            return self._request_route(request.method, "/".join(parts[:2]), parts[3], parts[4:])
+        if request.method == "POST":
+            return self._submit(path.strip("/"), body, request.query.get("fal_webhook"))
+        return web.json_response({"detail": "Not Found"}, status=404)
+
+    def _submit(self, endpoint: str, body: bytes, webhook: str | None) -> web.Response:
+        try:
+            arguments = json.loads(body or b"{}")
+        except ValueError:
+            return web.json_response({"detail": "invalid JSON"}, status=400)
+        with self._lock:
+            script = self._scripts.pop(0) if self._scripts else self.default
+            request_id = f"req-{next(self._ids)}-{int(time.time() * 1000) % 100000}"
+            self.jobs[request_id] = Job(request_id, endpoint, arguments, script.outcome, script.queued,
+                                        script.running, webhook)
+        app = "/".join(endpoint.split("/")[:2])
+        base = f"{self.base_url}/{app}/requests/{request_id}"
+        return web.json_response({"status": "IN_QUEUE", "request_id": request_id, "gateway_request_id": request_id,
+                                  "queue_position": 0, "status_url": f"{base}/status", "response_url": base,
+                                  "cancel_url": f"{base}/cancel"})
+
+    def _request_route(self, method: str, app: str, request_id: str, rest: list[str]) -> web.Response:
+        job = self.jobs.get(request_id)
+        if job is None or job.app != app:
+            return web.json_response({"detail": "Request not found"}, status=404)
+        if rest == ["status"] and method == "GET":
+            return self._status(job)
+        if rest == ["cancel"] and method == "PUT":
+            if self._state(job) == "COMPLETED":
+                return web.json_response({"status": "ALREADY_COMPLETED"}, status=400)
+            job.cancelled = True
+            return web.json_response({"status": "CANCELLATION_REQUESTED"}, status=202)
+        if not rest and method == "GET":
+            job.result_calls += 1
+            if self._state(job) != "COMPLETED":
+                return web.json_response({"detail": "Request is still in progress"}, status=400)
+            if job.outcome == "error":
+                return web.json_response(_error_detail(), status=422,
+                                         headers={"X-Fal-Error-Type": "content_policy_violation"})
+            return web.json_response(self._output(job))
+        return web.json_response({"detail": "Not Found"}, status=404)
+
+    def _state(self, job: Job) -> str:
+        if job.outcome == "hang" or job.cancelled:
+            return "IN_QUEUE" if job.status_calls <= job.queued else "IN_PROGRESS"
+        if job.status_calls <= job.queued:
+            return "IN_QUEUE"
+        if job.status_calls <= job.queued + job.running:
+            return "IN_PROGRESS"
+        return "COMPLETED"
+
+    def _status(self, job: Job) -> web.Response:
+        job.status_calls += 1
+        state = self._state(job)
+        if job.outcome == "malformed_status":
+            return web.Response(text="<html>bad gateway</html>", status=200, content_type="text/html")
+        if state == "IN_QUEUE":
+            return web.json_response({"status": state, "queue_position": 0, "logs": None,
+                                      "request_id": job.request_id}, status=202)
+        if state == "IN_PROGRESS":
+            logs = [{"message": "step 500/1000", "level": "INFO", "source": "user", "timestamp": "t"}]
+            return web.json_response({"status": state, "logs": logs, "request_id": job.request_id}, status=202)
+        return web.json_response({"status": "COMPLETED", "logs": None, "metrics": {"inference_time": 1.0},
+                                  "request_id": job.request_id})
+
+    def _output(self, job: Job) -> dict:
+        if job.outcome == "malformed":
+            return {"images": [], "unexpected": True} if "flux-lora" == job.app.split("/")[1] else {"oops": 1}
+        if job.app == "fal-ai/flux-lora":
+            images = []
+            for number in range(int(job.arguments.get("num_images") or 1)):
+                name = f"{job.request_id}-{number + 1}.jpg"
+                self.uploads.setdefault(name, _jpeg(64, 64, number))
+                images.append({"url": f"{self.base_url}/files/{name}", "width": 64, "height": 64,
+                               "content_type": "image/jpeg"})
+            return {"images": images, "seed": 42, "has_nsfw_concepts": [False] * len(images),
+                    "prompt": job.arguments.get("prompt")}
+        return {"diffusers_lora_file": {"url": f"{self.base_url}/files/{job.request_id}.safetensors",
+                                        "content_type": "application/octet-stream"},
+                "config_file": {"url": f"{self.base_url}/files/{job.request_id}.json"}}
+
+
+def _error_detail() -> dict:
+    return {"detail": [{"loc": ["body", "prompt"], "msg": "content policy violation",
+                        "type": "content_policy_violation"}]}
+
+
+def _jpeg(width: int, height: int, seed: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (40 * seed % 255, 120, 200)).save(out, "JPEG")
+    return out.getvalue()
