@@ -193,9 +193,9 @@ def _refresh_photo_status(avatar: Avatar) -> int:
 def avatar_training_start(*, user, avatar_id) -> Avatar:
     """Charge the training price and queue the submission. A double click charges once: the status moves
     ready_for_training -> training under the row lock, and the charge key names the attempt."""
-    fal.provider_get()  # refuses early (no key in production) before any money moves
     with transaction.atomic():
         avatar = _owned_avatar(user=user, avatar_id=avatar_id, lock=True)
+        fal.provider_get()  # refuses (no key in production) before any money moves
         count = avatar.photos.filter(validation_status=PhotoValidationStatus.VALID).count()
         if avatar.status not in (AvatarStatus.READY_FOR_TRAINING, AvatarStatus.PHOTOS_UPLOADING,
                                  AvatarStatus.DRAFT, AvatarStatus.ERROR):
@@ -429,11 +429,11 @@ def generation_create(
         prompt = " ".join((prompt or "").split())
         if not PROMPT_MIN <= len(prompt) <= PROMPT_MAX:
             raise InvalidInput("prompt")
-    fal.provider_get()
     with transaction.atomic():
         avatar = _owned_avatar(user=user, avatar_id=avatar_id)
         if avatar.status != AvatarStatus.COMPLETED or not avatar.diffusers_lora_file_url:
             raise InvalidState("avatar is not ready")
+        fal.provider_get()  # refuses (no key in production) before any money moves
         generation = ImageGeneration.objects.create(
             user_id=avatar.user_id, avatar=avatar, template=template, generation_type="avatar",
             source_model=fal.LORA_GENERATOR, original_prompt=prompt[:1000],
