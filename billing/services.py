@@ -5,6 +5,7 @@ re-checks under the lock, appends one ledger entry carrying the balance after it
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from billing.exceptions import IdempotencyConflict, InsufficientFunds, InvalidAmount, NotRefundable
@@ -171,3 +172,31 @@ def _entry(entry: Transaction | int) -> Transaction:
 
 def _user_id(user):
     return getattr(user, "pk", user)
+
+
+def ledger_record_opening_balances(*, created_by: str = "system", batch_size: int = 2000) -> int:
+    """Record every non-zero balance that has no ledger entry yet as one ``opening_balance`` entry.
+
+    For databases adopted from the earlier service, which kept balances without a ledger: the balances do not
+    move, the ledger catches up with them, so balance = sum of the ledger holds from then on. Idempotent (one
+    keyed entry per user); returns how many entries it wrote.
+    """
+    pending = (
+        UserBalance.objects.exclude(coins=0)
+        .filter(~Exists(Transaction.objects.filter(user_id=OuterRef("user_id"))))
+        .values_list("user_id", "coins")
+    )
+    written = 0
+    with transaction.atomic():
+        batch = []
+        for user_id, coins in pending.iterator(chunk_size=batch_size):
+            batch.append(Transaction(
+                user_id=user_id, amount=coins, type=TransactionType.OPENING_BALANCE,
+                status=TransactionStatus.COMPLETED, description="Balance carried over from the earlier service",
+                balance_after=coins, idempotency_key=f"opening_balance:{user_id}", created_by=created_by[:150],
+            ))
+            if len(batch) >= batch_size:
+                written += len(Transaction.objects.bulk_create(batch))
+                batch = []
+        written += len(Transaction.objects.bulk_create(batch))
+    return written
