@@ -1,0 +1,231 @@
+"""Bot throughput: the real dispatcher (all routers and middlewares) polling a fake Bot API in another process,
+on SQLite and on PostgreSQL, beside a bare aiogram bot (echo, no database) on the same fake server.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:54337/aisha .venv/bin/python bench/bot_throughput/run.py
+
+Each bot runs in its own process (``--bot bare|sqlite|postgres``, started by this script), which spawns the fake
+server process and drives three phases, each with fresh chats:
+
+- warm-up: a few updates of the mix, not measured;
+- burst: N updates queued at once -> updates/s (first hand-out to last reply) and the latency under that backlog;
+- paced: updates fed at ``--rate`` per second -> latency p50/p99 of an update meeting an idle-ish bot.
+
+The mix, in turn: ``/start`` from a new user, the balance screen (``menu:balance``), a menu button
+(``menu:main`` / ``menu:help``), an unknown callback. Callbacks come from users created beforehand (with a few
+ledger entries). Latency = the fake server's clock from handing the update out in ``getUpdates`` to the bot's
+``sendMessage`` to that chat (every handler in the mix ends with one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench.common import create_database, machine_note, median, percentile, postgres_url  # noqa: E402
+
+SELF = Path(__file__).resolve()
+SQLITE_FILE = "/tmp/bench-test.sqlite3"
+TOKEN = "123456789:TEST-token-for-the-fake-bot-api-server"
+KINDS = ("bare", "sqlite", "postgres")
+
+
+# --- the workload ----------------------------------------------------------------------------------------------
+def mix(first_id: int, count: int) -> tuple[list[dict], list[int]]:
+    """``count`` updates from chats ``first_id``...; returns them and the ids of the users that must pre-exist."""
+    from tests.support import updates as tg
+
+    from botworker.callbacks import Menu, MenuSection
+
+    batch, existing = [], []
+    for n in range(count):
+        chat = first_id + n
+        kind = n % 4
+        if kind == 0:
+            batch.append(tg.message(chat, "/start"))
+            continue
+        existing.append(chat)
+        if kind == 1:
+            data = Menu(section=MenuSection.BALANCE).pack()
+        elif kind == 2:
+            data = Menu(section=MenuSection.MAIN if n % 8 == 2 else MenuSection.HELP).pack()
+        else:
+            data = f"no_such_button:{n}"
+        batch.append(tg.callback(chat, data))
+    return batch, existing
+
+
+def create_users(telegram_ids: list[int]) -> None:
+    """The users behind the callbacks, each with a payment and a charge in the ledger."""
+    from accounts.services import user_upsert_from_telegram
+    from billing.models import TransactionType
+    from billing.services import balance_credit, balance_debit
+
+    for telegram_id in telegram_ids:
+        user = user_upsert_from_telegram(telegram_id=telegram_id, first_name="Bench")
+        balance_credit(user=user, amount=Decimal("100"), type=TransactionType.BONUS, created_by="bench")
+        balance_debit(user=user, amount=Decimal("5"), created_by="bench")
+
+
+# --- one bot process --------------------------------------------------------------------------------------------
+def bare_bot(api_url: str):
+    from aiogram import Bot, Dispatcher
+    from aiogram.client.default import DefaultBotProperties
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+    from aiogram.enums import ParseMode
+    from aiogram.types import CallbackQuery, Message
+
+    async def echo(event: Message | CallbackQuery) -> None:
+        # Callbacks are answered and echoed too, so that the mix makes the same API calls as the real bot.
+        if isinstance(event, CallbackQuery):
+            await event.answer()
+            await event.message.answer(event.data or "?")
+        else:
+            await event.answer(event.text or "?")
+
+    dp = Dispatcher()
+    dp.message.register(echo)
+    dp.callback_query.register(echo)
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
+    return Bot(TOKEN, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML)), dp
+
+
+def real_bot(api_url: str):
+    from botworker.dispatcher import create_bot, create_dispatcher
+
+    return create_bot(TOKEN, api_url=api_url), create_dispatcher()
+
+
+def summarize(result: dict) -> dict:
+    records = result["records"]
+    done = [(handed, replied) for handed, replied in records if handed is not None and replied is not None]
+    latencies = [(replied - handed) * 1000 for handed, replied in done]
+    span = max(r for _, r in done) - min(h for h, _ in done) if done else float("nan")
+    return {
+        "updates": len(records), "replied": len(done), "per_second": len(done) / span if span else float("nan"),
+        "p50_ms": percentile(latencies, 0.50), "p99_ms": percentile(latencies, 0.99),
+        "max_ms": max(latencies, default=float("nan")), "api_calls": result["calls"],
+    }
+
+
+async def drive(kind: str, server, phases: list[tuple[str, list[dict], float | None]]) -> dict:
+    bot, dp = bare_bot(server.base_url) if kind == "bare" else real_bot(server.base_url)
+    allowed = sorted(set(dp.resolve_used_update_types()) | {"message", "callback_query"})
+    polling = asyncio.create_task(
+        dp.start_polling(bot, polling_timeout=1, handle_signals=False, allowed_updates=allowed))
+    results = {}
+    try:
+        for name, batch, rate in phases:
+            calls_before = results[list(results)[-1]]["api_calls_total"] if results else 0
+            outcome = await asyncio.to_thread(server.run, batch, rate=rate)
+            results[name] = summarize(outcome) | {"api_calls_total": outcome["calls"]}
+            results[name]["api_calls"] = outcome["calls"] - calls_before
+    finally:
+        await dp.stop_polling()
+        await asyncio.wait_for(polling, 30)
+        await bot.session.close()
+    return results
+
+
+def bot_process(kind: str, burst: int, paced: int, rate: float, conn_max_age: str | None) -> dict:
+    from bench.bot_throughput.fake_api import FakeServer
+    from bench.common import migrate, setup_django
+
+    warmup = 40
+    first = {"warm-up": 10_000_001, "burst": 20_000_001, "paced": 30_000_001}
+    server = FakeServer.start()
+    try:
+        if kind != "bare":
+            if kind == "sqlite":
+                for suffix in ("", "-wal", "-shm"):
+                    Path(SQLITE_FILE + suffix).unlink(missing_ok=True)
+                dsn = f"sqlite:///{SQLITE_FILE}"
+            else:
+                dsn = create_database(postgres_url("bench/bot_throughput on PostgreSQL"), "bench_bot", drop=True)
+            env = {"BOT_TOKEN": TOKEN, "BOT_API_URL": server.base_url}
+            if conn_max_age is not None:
+                env["CONN_MAX_AGE"] = conn_max_age
+            setup_django(dsn, **env)
+            migrate()
+        phases = []
+        for name, count, pace in (("warm-up", warmup, None), ("burst", burst, None), ("paced", paced, rate)):
+            batch, existing = mix(first[name], count)
+            if kind != "bare":
+                create_users(existing)
+            phases.append((name, batch, pace))
+        if kind != "bare":
+            from django.db import connections
+
+            connections.close_all()  # the bot's ORM thread opens its own
+        return asyncio.run(drive(kind, server, phases))
+    finally:
+        server.stop()
+
+
+# --- the orchestrator -------------------------------------------------------------------------------------------
+def run_bot(kind: str, args) -> dict:
+    command = [sys.executable, str(SELF), "--bot", kind, "--updates", str(args.updates), "--paced", str(args.paced),
+               "--rate", str(args.rate)]
+    if args.conn_max_age is not None:
+        command += ["--conn-max-age", args.conn_max_age]
+    done = subprocess.run(command, capture_output=True, text=True, env=os.environ | {"LOG_LEVEL": "ERROR"})
+    if done.returncode:
+        sys.stderr.write(done.stderr[-5000:])
+        raise SystemExit(f"the {kind} bot failed (exit code {done.returncode})")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--updates", type=int, default=1000, help="updates in the burst phase")
+    parser.add_argument("--paced", type=int, default=300, help="updates in the paced phase")
+    parser.add_argument("--rate", type=float, default=50, help="updates per second in the paced phase")
+    parser.add_argument("--bots", default="bare,sqlite,postgres", help="which bots to run (bare always runs)")
+    parser.add_argument("--conn-max-age", help="CONN_MAX_AGE for the real bot (default: the settings', 0)")
+    parser.add_argument("--bot", choices=KINDS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.bot:
+        print(json.dumps(bot_process(args.bot, args.updates, args.paced, args.rate, args.conn_max_age)))
+        return
+
+    wanted = [kind for kind in KINDS[1:] if kind in args.bots.split(",")]
+    if "postgres" in wanted:
+        postgres_url("bench/bot_throughput on PostgreSQL")
+    # The baseline runs before and after the real bots; its median evens out the machine's noise.
+    bare = [run_bot("bare", args)]
+    real = {kind: run_bot(kind, args) for kind in wanted}
+    bare.append(run_bot("bare", args))
+
+    print(f"bot throughput: burst of {args.updates} updates, then {args.paced} paced at {args.rate:g}/s; "
+          f"{machine_note()}")
+    base = median([b["burst"]["per_second"] for b in bare])
+    rows = [("bare (baseline)", {"burst": {k: median([b["burst"][k] for b in bare]) for k in bare[0]["burst"]},
+                                 "paced": {k: median([b["paced"][k] for b in bare]) for k in bare[0]["paced"]}})]
+    rows += [(f"real bot, {kind}", result) for kind, result in real.items()]
+    print(f"  {'bot':<20} {'updates/s':>9} {'ratio':>6} {'burst p50':>10} {'burst p99':>10} "
+          f"{'paced p50':>10} {'paced p99':>10} {'replied':>9} {'API calls':>9}")
+    for label, result in rows:
+        burst, paced = result["burst"], result["paced"]
+        print(f"  {label:<20} {burst['per_second']:9.0f} {burst['per_second'] / base:6.2f} "
+              f"{burst['p50_ms']:8.1f}ms {burst['p99_ms']:8.1f}ms {paced['p50_ms']:8.1f}ms {paced['p99_ms']:8.1f}ms "
+              f"{burst['replied'] + paced['replied']:>4}/{burst['updates'] + paced['updates']:<4} "
+              f"{burst['api_calls']:>9}")
+    if "postgres" in real:
+        pg = real["postgres"]
+        ratio = pg["burst"]["per_second"] / base
+        print(f"  PostgreSQL: throughput {ratio:.2f} x bare (target >= 0.5: {'met' if ratio >= 0.5 else 'MISSED'}); "
+              f"paced p99 {pg['paced']['p99_ms']:.1f} ms (target < 50: "
+              f"{'met' if pg['paced']['p99_ms'] < 50 else 'MISSED'})")
+
+
+if __name__ == "__main__":
+    main()
