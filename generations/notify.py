@@ -20,9 +20,9 @@ logger = logging.getLogger(__name__)
 
 # Packed callback data of the bot's buttons that notifications show (pinned by tests/generations).
 CALLBACKS = {
-    "avatar_list": "av:list:0",
-    "generate": "gen:start",
-    "gallery": "gal:page:0",
+    "avatar_list": "menu:avatars",
+    "generate": "menu:generate",
+    "gallery": "menu:gallery",
     "top_up": "balance_top_up",
 }
 

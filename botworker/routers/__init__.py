@@ -14,6 +14,9 @@ FEATURE_ROUTER_MODULES = (
     "botworker.routers.balance",
     "botworker.routers.payments",
     "botworker.routers.promo",
+    "botworker.routers.avatars",
+    "botworker.routers.generation",
+    "botworker.routers.gallery",
 )
 
 FALLBACK_ROUTER_MODULE = "botworker.routers.fallback"

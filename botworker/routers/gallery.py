@@ -1,0 +1,134 @@
+"""The gallery: the user's completed images, newest first, one card at a time; favourite, delete (confirmed),
+show the prompt, and "again" with the same settings (one new charge)."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import F, Router
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from botworker.callbacks import Menu, MenuSection
+from botworker.keyboards import main_menu_button
+from botworker.orm import db
+from botworker.routers.generation import create
+from generations import selectors, services
+from generations.exceptions import NotFound
+
+
+class GalleryCb(CallbackData, prefix="gal"):
+    """``action`` on the card at ``index``; ``item`` (UUID hex) names the image the button was drawn for."""
+
+    action: str
+    index: int = 0
+    item: str = ""
+
+
+def _button(text: str, action: str, index: int = 0, item: str = "") -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=GalleryCb(action=action, index=index, item=item).pack())
+
+
+def _card(user: User, index: int):
+    generation, total = selectors.gallery_page(user=user, index=index)
+    files = selectors.generation_file_contents(generation=generation) if generation else []
+    return generation, total, files
+
+
+async def show(callback: CallbackQuery, db_user: User, index: int = 0, toast: str | None = None) -> None:
+    generation, total, files = await db(_card, db_user, index)
+    await callback.answer(toast)
+    if generation is None:
+        await callback.message.answer(_("🖼 В галерее пока пусто — создайте первое фото!"),
+                                      reply_markup=InlineKeyboardMarkup(inline_keyboard=[
+                                          [InlineKeyboardButton(text=_("🎨 Создать фото"), callback_data=Menu(
+                                              section=MenuSection.GENERATE).pack())], [main_menu_button()]]))
+        return
+    index %= total
+    item = generation.pk.hex
+    caption = _("🖼 Изображение {n} из {total}\nАватар: {avatar}\nФормат: {ratio}\n{when}").format(
+        n=index + 1, total=total, avatar=escape(generation.avatar.name) if generation.avatar else "—",
+        ratio=generation.aspect_ratio or "—",
+        when=timezone.localtime(generation.created_at).strftime("%d.%m.%Y %H:%M"))
+    if generation.is_favorite:
+        caption += "\n❤️ " + _("В избранном")
+    rows = []
+    if total > 1:
+        rows.append([_button("⬅️", "page", index - 1), _button(f"{index + 1}/{total}", "page", index),
+                     _button("➡️", "page", index + 1)])
+    rows.append([_button(_("❤️ Убрать из избранного") if generation.is_favorite else _("🤍 В избранное"),
+                         "favorite", index, item),
+                 _button(_("📋 Промпт"), "prompt", index, item)])
+    rows.append([_button(_("🔄 Повторить"), "again", index, item), _button(_("🗑 Удалить"), "delete", index, item)])
+    rows.append([main_menu_button()])
+    markup = InlineKeyboardMarkup(inline_keyboard=rows)
+    if files:
+        name, content = files[0]
+        await callback.message.answer_photo(BufferedInputFile(content, filename=name), caption=caption,
+                                            reply_markup=markup)
+    else:
+        await callback.message.answer(caption, reply_markup=markup)
+
+
+async def open_gallery(callback: CallbackQuery, db_user: User) -> None:
+    await show(callback, db_user, 0)
+
+
+async def page(callback: CallbackQuery, callback_data: GalleryCb, db_user: User) -> None:
+    await show(callback, db_user, callback_data.index)
+
+
+async def toggle_favorite(callback: CallbackQuery, callback_data: GalleryCb, db_user: User) -> None:
+    try:
+        generation = await db(services.generation_toggle_favorite, user=db_user, generation_id=callback_data.item)
+    except NotFound:
+        await callback.answer(_("Изображение не найдено."), show_alert=True)
+        return
+    await callback.answer(_("❤️ Добавлено в избранное") if generation.is_favorite else _("Убрано из избранного"))
+
+
+async def show_prompt(callback: CallbackQuery, callback_data: GalleryCb, db_user: User) -> None:
+    try:
+        generation = await db(selectors.generation_get, user=db_user, generation_id=callback_data.item)
+    except NotFound:
+        await callback.answer(_("Изображение не найдено."), show_alert=True)
+        return
+    await callback.answer()
+    await callback.message.answer(_("📋 Запрос: <i>{prompt}</i>").format(prompt=escape(generation.original_prompt)))
+
+
+async def again(callback: CallbackQuery, callback_data: GalleryCb, db_user: User) -> None:
+    await create(callback, db_user, lambda: db(services.generation_regenerate, user=db_user,
+                                               generation_id=callback_data.item))
+
+
+async def ask_delete(callback: CallbackQuery, callback_data: GalleryCb) -> None:
+    await callback.answer()
+    await callback.message.answer(_("🗑 Удалить изображение из галереи?"), reply_markup=InlineKeyboardMarkup(
+        inline_keyboard=[[_button(_("✅ Да, удалить"), "delete_ok", callback_data.index, callback_data.item),
+                          _button(_("Отмена"), "page", callback_data.index)]]))
+
+
+async def do_delete(callback: CallbackQuery, callback_data: GalleryCb, db_user: User) -> None:
+    try:
+        await db(services.generation_delete, user=db_user, generation_id=callback_data.item)
+    except NotFound:
+        await callback.answer(_("Изображение не найдено."), show_alert=True)
+        return
+    await show(callback, db_user, callback_data.index, toast=_("Удалено"))
+
+
+def create_router() -> Router:
+    router = Router(name="gallery")
+    cb = router.callback_query
+    cb.register(open_gallery, Menu.filter(F.section == MenuSection.GALLERY))
+    cb.register(page, GalleryCb.filter(F.action == "page"))
+    cb.register(toggle_favorite, GalleryCb.filter(F.action == "favorite"))
+    cb.register(show_prompt, GalleryCb.filter(F.action == "prompt"))
+    cb.register(again, GalleryCb.filter(F.action == "again"))
+    cb.register(ask_delete, GalleryCb.filter(F.action == "delete"))
+    cb.register(do_delete, GalleryCb.filter(F.action == "delete_ok"))
+    return router

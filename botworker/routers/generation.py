@@ -1,0 +1,229 @@
+"""Image generation: avatar (the main one by default) -> style template (category -> subcategory -> template) or
+a custom prompt -> aspect ratio -> 1-4 images. The price is charged when the job is queued; the images arrive
+later as an album (sent by the worker's task), and stay in the gallery."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import F, Router
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from billing.exceptions import InsufficientFunds
+from billing.selectors import balance_get
+from botworker.callbacks import Menu, MenuSection
+from botworker.keyboards import coins, main_menu_button, top_up_button
+from botworker.orm import db
+from generations import selectors, services
+from generations.exceptions import InvalidInput, InvalidState, NotFound, ProviderUnavailable
+
+RATIOS = (("1:1", "🔲 Квадрат 1:1"), ("3:4", "📱 Портрет 3:4"), ("4:3", "🖼 Альбом 4:3"),
+          ("9:16", "📺 Сторис 9:16"), ("16:9", "🎬 Кино 16:9"))
+
+
+class GenerationFlow(StatesGroup):
+    prompt = State()
+
+
+class GenCb(CallbackData, prefix="gen"):
+    """``action`` with a ``value``: an avatar (UUID hex), a catalogue id, a ratio ("3x4") or a count."""
+
+    action: str
+    value: str = ""
+
+
+def _button(text: str, action: str, value: str = "") -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=GenCb(action=action, value=value).pack())
+
+
+def _avatars_button() -> InlineKeyboardButton:
+    from botworker.routers.avatars import AvatarCb  # the avatar screens own their callback data
+
+    return InlineKeyboardButton(text=_("🎭 Мои аватары"), callback_data=AvatarCb(action="list").pack())
+
+
+async def start(callback: CallbackQuery, state: FSMContext, db_user: User) -> None:
+    await state.clear()
+    await _show_start(callback, state, db_user, avatar_hex=None)
+
+
+async def choose_avatar(callback: CallbackQuery, callback_data: GenCb, state: FSMContext, db_user: User) -> None:
+    await _show_start(callback, state, db_user, avatar_hex=callback_data.value)
+
+
+async def _show_start(callback: CallbackQuery, state: FSMContext, db_user: User, *, avatar_hex: str | None) -> None:
+    avatars = await db(selectors.avatar_ready_list, user=db_user)
+    if avatar_hex is not None:
+        avatar = next((a for a in avatars if a.pk.hex == avatar_hex), None)
+        if avatar is None:
+            await callback.answer(_("Аватар не найден или ещё не готов."), show_alert=True)
+            return
+    else:
+        avatar = avatars[0] if avatars else None
+    await callback.answer()
+    if avatar is None:
+        await callback.message.answer(
+            _("🎭 Чтобы создавать фото, сначала обучите аватар — это займёт 15–30 минут."),
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=[[_avatars_button()], [main_menu_button()]]))
+        return
+    await state.update_data(avatar_id=avatar.pk.hex, template_id=None, prompt=None, ratio=None)
+    balance = await db(balance_get, user=db_user)
+    price = settings.IMAGE_GENERATION_COST
+    text = _("🎨 <b>Создание фото</b>\n\nАватар: <b>{name}</b>\nЦена: {price} монет за изображение\n"
+             "Ваш баланс: {balance} монет").format(name=escape(avatar.name), price=coins(price),
+                                                   balance=coins(balance))
+    rows = []
+    if balance >= price:
+        rows += [[_button(_("🎨 Выбрать стиль"), "categories")], [_button(_("✍️ Свой запрос"), "prompt")]]
+    else:
+        text += "\n\n" + _("❗ Недостаточно монет для генерации.")
+        rows.append([top_up_button()])
+    if len(avatars) > 1:
+        rows.append([_button(_("🔄 Другой аватар"), "avatars")])
+    rows.append([main_menu_button()])
+    await callback.message.answer(text, reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+
+
+async def list_avatars(callback: CallbackQuery, db_user: User) -> None:
+    avatars = await db(selectors.avatar_ready_list, user=db_user)
+    await callback.answer()
+    rows = [[_button(("⭐ " if a.is_main else "") + a.name, "avatar", a.pk.hex)] for a in avatars]
+    rows.append([main_menu_button()])
+    await callback.message.answer(_("Выберите аватар:"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+
+
+async def categories(callback: CallbackQuery) -> None:
+    items = await db(selectors.style_category_list)
+    await callback.answer()
+    rows = [[_button(f"{c.icon} {c.name}".strip(), "category", c.pk)] for c in items]
+    rows.append([_button(_("◀️ Назад"), "back")])
+    await callback.message.answer(_("🎨 Выберите категорию:"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+
+
+async def subcategories(callback: CallbackQuery, callback_data: GenCb) -> None:
+    items = await db(selectors.style_subcategory_list, category_id=callback_data.value)
+    await callback.answer()
+    rows = [[_button(s.name, "subcategory", s.pk)] for s in items]
+    rows.append([_button(_("◀️ Назад"), "categories")])
+    await callback.message.answer(_("Выберите тему:"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+
+
+async def templates(callback: CallbackQuery, callback_data: GenCb) -> None:
+    items = await db(selectors.style_template_list, subcategory_id=callback_data.value)
+    await callback.answer()
+    rows = [[_button(t.name, "template", t.pk)] for t in items]
+    rows.append([_button(_("◀️ Назад"), "categories")])
+    await callback.message.answer(_("Выберите образ:"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+
+
+async def template_chosen(callback: CallbackQuery, callback_data: GenCb, state: FSMContext) -> None:
+    try:
+        template = await db(selectors.style_template_get, template_id=callback_data.value)
+    except NotFound:
+        await callback.answer(_("Этот стиль больше недоступен."), show_alert=True)
+        return
+    await state.update_data(template_id=template.pk, prompt=None)
+    await callback.answer()
+    await _ask_ratio(callback.message, _("Стиль: <b>{name}</b>").format(name=escape(template.name)))
+
+
+async def ask_prompt(callback: CallbackQuery, state: FSMContext) -> None:
+    await state.set_state(GenerationFlow.prompt)
+    await callback.answer()
+    await callback.message.answer(_("✍️ Опишите, каким должно быть фото (от 5 символов), например: "
+                                    "«в деловом костюме на крыше небоскрёба на закате»."),
+                                  reply_markup=InlineKeyboardMarkup(inline_keyboard=[[main_menu_button()]]))
+
+
+async def got_prompt(message: Message, state: FSMContext) -> None:
+    prompt = " ".join((message.text or "").split())
+    if not services.PROMPT_MIN <= len(prompt) <= services.PROMPT_MAX:
+        await message.answer(_("Описание должно быть от {min} до {max} символов. Попробуйте ещё раз:").format(
+            min=services.PROMPT_MIN, max=services.PROMPT_MAX))
+        return
+    await state.set_state(None)
+    await state.update_data(prompt=prompt, template_id=None)
+    await _ask_ratio(message, _("Запрос: <i>{prompt}</i>").format(prompt=escape(prompt)))
+
+
+async def _ask_ratio(message: Message, heading: str) -> None:
+    rows = [[_button(_(label), "ratio", ratio.replace(":", "x"))] for ratio, label in RATIOS]
+    await message.answer(heading + "\n\n" + _("📐 Выберите формат:"),
+                         reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+
+
+async def ratio_chosen(callback: CallbackQuery, callback_data: GenCb, state: FSMContext) -> None:
+    ratio = callback_data.value.replace("x", ":")
+    if ratio not in services.ASPECT_RATIOS:
+        await callback.answer(_("Неизвестный формат."), show_alert=True)
+        return
+    await state.update_data(ratio=ratio)
+    await callback.answer()
+    price = settings.IMAGE_GENERATION_COST
+    row = [_button(f"{n} ({coins(price * n)} 🪙)", "count", str(n))
+           for n in range(1, settings.MAX_IMAGES_PER_GENERATION + 1)]
+    await callback.message.answer(_("🔢 Сколько изображений создать?"),
+                                  reply_markup=InlineKeyboardMarkup(inline_keyboard=[row[:2], row[2:]]))
+
+
+async def count_chosen(callback: CallbackQuery, callback_data: GenCb, state: FSMContext, db_user: User) -> None:
+    data = await state.get_data()
+    if not data.get("avatar_id") or not data.get("ratio") or not (data.get("template_id") or data.get("prompt")):
+        await callback.answer(_("Начните заново: выберите аватар и стиль."), show_alert=True)
+        return
+    await create(callback, db_user, lambda: db(
+        services.generation_create, user=db_user, avatar_id=data["avatar_id"], aspect_ratio=data["ratio"],
+        num_images=int(callback_data.value) if callback_data.value.isdigit() else 0,
+        prompt=data.get("prompt") or "", template_id=data.get("template_id")))
+    await state.clear()
+
+
+async def create(callback: CallbackQuery, db_user: User, call) -> None:
+    """Run a generation-creating service call and answer for it (shared with the gallery's "again")."""
+    try:
+        generation = await call()
+    except InsufficientFunds as exc:
+        await callback.answer()
+        await callback.message.answer(
+            _("❌ Недостаточно средств. Требуется: {need}, у вас: {have}").format(
+                need=coins(exc.required), have=coins(exc.balance)),
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=[[top_up_button()], [main_menu_button()]]))
+        return
+    except NotFound:
+        await callback.answer(_("Не найдено."), show_alert=True)
+        return
+    except ProviderUnavailable:
+        await callback.answer(_("Генерация временно недоступна. Монеты не списаны."), show_alert=True)
+        return
+    except (InvalidInput, InvalidState):
+        await callback.answer(_("Не получилось: проверьте аватар и параметры."), show_alert=True)
+        return
+    await callback.answer()
+    await callback.message.answer(
+        _("⏳ Создаю {n} изобр. — списано {cost} монет. Пришлю результат, как только он будет готов; "
+          "если что-то пойдёт не так, монеты вернутся.").format(
+            n=generation.num_images, cost=coins(settings.IMAGE_GENERATION_COST * generation.num_images)))
+
+
+def create_router() -> Router:
+    router = Router(name="generation")
+    cb = router.callback_query
+    cb.register(start, Menu.filter(F.section == MenuSection.GENERATE))
+    cb.register(start, GenCb.filter(F.action.in_({"start", "back"})))
+    cb.register(choose_avatar, GenCb.filter(F.action == "avatar"))
+    cb.register(list_avatars, GenCb.filter(F.action == "avatars"))
+    cb.register(categories, GenCb.filter(F.action == "categories"))
+    cb.register(subcategories, GenCb.filter(F.action == "category"))
+    cb.register(templates, GenCb.filter(F.action == "subcategory"))
+    cb.register(template_chosen, GenCb.filter(F.action == "template"))
+    cb.register(ask_prompt, GenCb.filter(F.action == "prompt"))
+    cb.register(ratio_chosen, GenCb.filter(F.action == "ratio"))
+    cb.register(count_chosen, GenCb.filter(F.action == "count"))
+    router.message.register(got_prompt, GenerationFlow.prompt, F.text)
+    return router
