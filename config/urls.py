@@ -2,12 +2,14 @@ from django.contrib import admin
 from django.urls import include, path
 
 from botworker.webhook import telegram_webhook
+from config.health import healthz
 
 admin.site.site_header = "Aisha — back office"
 admin.site.site_title = "Aisha admin"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
     # Telegram webhook mode: the path segment derives from BOT_WEBHOOK_SECRET (see botworker.webhook).
     path("telegram/webhook/<str:token>/", telegram_webhook, name="telegram-webhook"),
     # FAL AI job webhooks: the path carries FAL_WEBHOOK_SECRET (see generations.views).

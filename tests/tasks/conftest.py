@@ -4,35 +4,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.test import override_settings
 
-from tests.support.botapi import TOKEN, FakeBotAPI
+from tests.support.botapi import FakeBotAPI
+from tests.support.processes import ROOT, subprocess_env, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 DB_BACKEND = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
-
-
-def live_database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def subprocess_env(api: FakeBotAPI | None = None, **extra: str) -> dict[str, str]:
-    """The production settings (not settings_test) with the database task backend, on the test database."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "TASKS_BACKEND")}
-    env.update(DJANGO_SETTINGS_MODULE="config.settings", DATABASE_URL=live_database_url(),
-               TASKS_BACKEND="django_tasks_db.DatabaseBackend", SECRET_KEY="tests-only", DEBUG="false",
-               BOT_TOKEN=TOKEN, LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
-    if api is not None:
-        env["BOT_API_URL"] = api.base_url
-    env.update(extra)
-    return env
 
 
 class Workers:
@@ -48,7 +28,7 @@ class Workers:
             proc = subprocess.Popen(
                 [sys.executable, "manage.py", "db_worker", "--no-reload", "--interval", "0.05",
                  "--no-startup-delay", "--worker-id", f"test-worker-{n}-{os.getpid()}"],
-                cwd=ROOT, env=subprocess_env(self.api, **env), stdout=log, stderr=subprocess.STDOUT)
+                cwd=ROOT, env=subprocess_env(bot_api_url=self.api.base_url, **env), stdout=log, stderr=subprocess.STDOUT)
             self.procs.append(proc)
             started.append(proc)
         return started
@@ -72,16 +52,6 @@ class Workers:
 
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace")[-2000:] for p in sorted(self.tmp_path.glob("worker-*.log")))
-
-
-def wait_until(condition, *, timeout: float = 30, interval: float = 0.05, message: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from accounts.models import User
 from botworker.models import Broadcast, BroadcastRecipient, RecipientStatus
 from botworker.task_recovery import LOCK_NAMESPACE, _lock_key, task_results_recover_abandoned
 from tests.tasks import jobs
-from tests.tasks.conftest import wait_until
+from tests.support.processes import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
