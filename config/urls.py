@@ -3,11 +3,14 @@ from django.urls import include, path
 
 from botworker.webhook import telegram_webhook
 from config.health import healthz
+from config.admin_stats import stats_view
 
 admin.site.site_header = "Aisha — back office"
 admin.site.site_title = "Aisha admin"
 
 urlpatterns = [
+    # Before the admin's own URLs, whose catch-all would answer this path with a 404.
+    path("admin/stats/", admin.site.admin_view(stats_view), name="admin-stats"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     # Telegram webhook mode: the path segment derives from BOT_WEBHOOK_SECRET (see botworker.webhook).

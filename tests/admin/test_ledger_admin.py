@@ -1,0 +1,113 @@
+import csv
+import io
+from decimal import Decimal
+
+import pytest
+from django.contrib.admin.sites import site
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from billing import services as billing_services
+from billing.models import Transaction, TransactionType, UserBalance
+from billing.selectors import balance_get
+
+
+@pytest.fixture
+def entry(make_user):
+    user = make_user(username="payer")
+    billing_services.balance_credit(user=user, amount=100, type=TransactionType.TOPUP, idempotency_key="stars:c1",
+                                    extra_data={"telegram_payment_charge_id": "c1"})
+    return billing_services.balance_debit(user=user, amount=30, description="an image")
+
+
+@pytest.mark.django_db
+def test_nobody_adds_changes_or_deletes_ledger_entries_not_even_a_superuser(admin_client, admin_user, entry):
+    model_admin = site._registry[Transaction]
+    request = type("Request", (), {"user": admin_user})()
+    assert not model_admin.has_add_permission(request)
+    assert not model_admin.has_change_permission(request, entry)
+    assert not model_admin.has_delete_permission(request, entry)
+    assert model_admin.has_view_permission(request, entry)
+
+    assert admin_client.get(reverse("admin:billing_transaction_add")).status_code == 403
+    assert admin_client.post(reverse("admin:billing_transaction_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
+    admin_client.post(reverse("admin:billing_transaction_change", args=[entry.pk]), {"amount": "-1", "description": "x"})
+    changelist = admin_client.get(reverse("admin:billing_transaction_changelist"))
+    assert b"delete_selected" not in changelist.content
+    entry.refresh_from_db()
+    assert (entry.amount, entry.description) == (Decimal("-30"), "an image")
+    assert Transaction.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_the_ledger_entry_page_is_view_only(admin_client, entry):
+    response = admin_client.get(reverse("admin:billing_transaction_change", args=[entry.pk]))
+    assert response.status_code == 200
+    assert b'name="_save"' not in response.content
+
+
+@pytest.mark.django_db
+def test_balances_are_view_only(admin_client, entry):
+    balance = UserBalance.objects.get(user=entry.user)
+    assert admin_client.get(reverse("admin:billing_userbalance_changelist")).status_code == 200
+    admin_client.post(reverse("admin:billing_userbalance_change", args=[balance.pk]), {"coins": "9999"})
+    assert balance_get(user=entry.user) == Decimal("70")
+
+
+@pytest.mark.django_db
+def test_csv_export_streams_the_filtered_list(admin_client, entry, make_user):
+    other = make_user()
+    billing_services.balance_credit(user=other, amount=5, type=TransactionType.BONUS)
+    response = admin_client.get(reverse("admin:billing_transaction_export_csv"), {"type__exact": "charge"})
+    assert response.status_code == 200 and response.streaming
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    header, body = rows[0], rows[1:]
+    assert header[:5] == ["id", "created_at", "user__telegram_id", "user__username", "type"]
+    assert len(body) == 1
+    record = dict(zip(header, body[0]))
+    assert record["id"] == str(entry.pk) and record["type"] == "charge" and record["user__username"] == "payer"
+    assert Decimal(record["amount"]) == Decimal("-30") and record["description"] == "an image"
+
+
+@pytest.mark.django_db
+def test_the_changelist_links_the_export_with_its_filters(admin_client, entry):
+    response = admin_client.get(reverse("admin:billing_transaction_changelist"), {"type__exact": "charge"})
+    assert reverse("admin:billing_transaction_export_csv").encode() + b"?type__exact=charge" in response.content
+
+
+@pytest.mark.django_db
+def test_ledger_search_by_telegram_id(admin_client, entry, make_user):
+    billing_services.balance_credit(user=make_user(), amount=1)
+    response = admin_client.get(reverse("admin:billing_transaction_changelist"), {"q": str(entry.user.telegram_id)})
+    assert {t.user_id for t in response.context["cl"].result_list} == {entry.user_id}
+
+
+@pytest.mark.django_db
+def test_refunding_a_non_payment_is_not_offered_and_refused(admin_client, entry):
+    page = admin_client.get(reverse("admin:billing_transaction_change", args=[entry.pk]))
+    assert b"refund-stars-form" not in page.content
+    response = admin_client.post(reverse("admin:billing_transaction_refund_stars", args=[entry.pk]))
+    assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_refund_button_needs_the_adjust_permission(staff_client, entry):
+    client = staff_client("billing.view_transaction")
+    payment = Transaction.objects.get(type=TransactionType.TOPUP)
+    page = client.get(reverse("admin:billing_transaction_change", args=[payment.pk]))
+    assert page.status_code == 200 and b"refund-stars-form" not in page.content
+    assert client.post(reverse("admin:billing_transaction_refund_stars", args=[payment.pk])).status_code == 403
+
+
+@pytest.mark.django_db
+def test_refunding_spent_stars_is_refused_as_a_message(admin_client, entry):
+    pytest.importorskip("billing.stars", reason="billing.stars (Stars refunds) is written by another task")
+    payment = Transaction.objects.get(type=TransactionType.TOPUP)
+    page = admin_client.get(reverse("admin:billing_transaction_change", args=[payment.pk]))
+    assert b"refund-stars-form" in page.content
+    # 30 of the 100 coins were spent: taking the payment back would go negative.
+    response = admin_client.post(reverse("admin:billing_transaction_refund_stars", args=[payment.pk]))
+    assert response.status_code == 302
+    assert [m.level_tag for m in get_messages(response.wsgi_request)] == ["error"]
+    assert balance_get(user=entry.user) == Decimal("70")
