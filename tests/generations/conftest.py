@@ -4,6 +4,7 @@ from decimal import Decimal
 import pytest
 from PIL import Image
 
+from tests.botworker.conftest import bot_env  # noqa: F401 - the end-to-end fixture
 from tests.support.botapi import TOKEN, FakeBotAPI
 from tests.support.fal import FakeFal
 
@@ -66,3 +67,22 @@ def ready_avatar(db):
         )
 
     return make
+
+
+@pytest.fixture
+def style_catalogue(transactional_db):
+    """The seeded catalogue (transactional tests flush what the data migration put there)."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("generations.migrations.0004_seed_style_catalogue").seed(apps, None)
+
+
+@pytest.fixture
+async def bot(bot_env, settings, fake_fal):
+    """The running bot (see tests/botworker/conftest.py) with the worker's notifications going to the same fake
+    Bot API and FAL going to the fake FAL server."""
+    settings.BOT_API_URL = bot_env.api.base_url
+    settings.BOT_TOKEN = TOKEN
+    return bot_env
