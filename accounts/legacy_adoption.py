@@ -318,9 +318,10 @@ def _table_step(model, actual_columns: dict[str, Column], blockers: list[str], c
                 default = field_.get_default()
                 default = str(default) if isinstance(default, str) else default  # a TextChoices member
                 values.append((f"UPDATE {q(table)} SET {c} = %s WHERE {c} IS NULL", [default]))
-                step.details.append(f"{column}: {nulls_count} NULL values -> {default!r}")
+                step.details.append(f"{column}: {nulls_count} NULL values -> {default!r}, then NOT NULL")
+            else:
+                step.details.append(f"{column}: NOT NULL (no NULL values)")
             nulls.append(f"ALTER COLUMN {c} SET NOT NULL")
-            step.details.append(f"{column}: NOT NULL")
         elif field_.null and actual.not_null:
             nulls.append(f"ALTER COLUMN {c} DROP NOT NULL")
     if drop_defaults:

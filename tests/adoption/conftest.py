@@ -1,0 +1,112 @@
+"""Scratch PostgreSQL databases in the Alembic-era schema, on the server the test suite runs on.
+
+Each test gets its own database, copied from a template loaded once with ``../shared/legacy/schema.sql``,
+``sample-data.sql`` and ``legacy-quirks.sql``. Commands run as real processes (``manage.py``) against it.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.db import connections
+
+ROOT = Path(settings.BASE_DIR)
+LEGACY = ROOT.parent / "shared" / "legacy"
+QUIRKS = Path(__file__).with_name("legacy-quirks.sql")
+
+
+def _bin(name: str) -> str:
+    result = subprocess.run(["bash", str(ROOT / "scripts" / "postgres"), "bindir"], capture_output=True, text=True)
+    candidate = Path(result.stdout.strip()) / name
+    return str(candidate) if result.returncode == 0 and candidate.exists() else shutil.which(name)
+
+
+class Server:
+    def __init__(self):
+        db = settings.DATABASES["default"]
+        self.host, self.port = db.get("HOST") or "127.0.0.1", str(db.get("PORT") or 5432)
+        self.user, self.password = db.get("USER") or "postgres", db.get("PASSWORD") or ""
+        self.psql, self.pg_dump = _bin("psql"), _bin("pg_dump")
+
+    def url(self, name: str) -> str:
+        auth = f"{self.user}:{self.password}" if self.password else self.user
+        return f"postgres://{auth}@{self.host}:{self.port}/{name}"
+
+    def admin(self, sql: str) -> None:
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(sql)
+
+    def psql_file(self, name: str, *files: Path) -> None:
+        args = [self.psql, "-q", "-v", "ON_ERROR_STOP=1", "-d", self.url(name)]
+        for file in files:
+            args += ["-f", str(file)]
+        subprocess.run(args, check=True, capture_output=True, env={**os.environ, "PGCLIENTENCODING": "UTF8"})
+
+
+class LegacyDatabase:
+    def __init__(self, server: Server, name: str):
+        self.server, self.name, self.url = server, name, server.url(name)
+
+    def manage(self, *args: str, check: bool = False) -> subprocess.CompletedProcess:
+        env = {**os.environ, "DATABASE_URL": self.url, "DJANGO_SETTINGS_MODULE": "config.settings_test"}
+        return subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, env=env, capture_output=True, text=True,
+            timeout=180, check=check, stdin=subprocess.DEVNULL,
+        )
+
+    def sql(self, statement: str, params=None) -> list[tuple]:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            cursor = conn.execute(statement, params)
+            return cursor.fetchall() if cursor.description else []
+
+    def dump(self) -> str:
+        """Everything: schema, rows, sequences (pg_dump), to prove that nothing changed."""
+        result = subprocess.run(
+            [self.server.pg_dump, "--no-owner", "--no-privileges", "-d", self.url],
+            check=True, capture_output=True, text=True,
+        )
+        # \restrict lines carry a random key per run (pg_dump's protection against malicious dumps).
+        return "\n".join(line for line in result.stdout.splitlines() if not line.startswith(("\\restrict", "\\unrestrict")))
+
+    def rows(self, table: str) -> list[str]:
+        return [row for (row,) in self.sql(f"SELECT row_to_json(t)::text FROM {table} t ORDER BY 1")]
+
+    @contextmanager
+    def orm(self, django_db_blocker):
+        """A second Django connection (alias ``adopted``) on this database, for checks through the ORM."""
+        alias = "adopted"
+        connections.settings[alias] = {**connections.settings["default"], "NAME": self.name}
+        try:
+            with django_db_blocker.unblock():
+                yield alias
+        finally:
+            connections[alias].close()
+            del connections[alias]
+            del connections.settings[alias]
+
+
+@pytest.fixture(scope="session")
+def legacy_server():
+    server = Server()
+    template = f"adopt_template_{os.getpid()}"
+    server.admin(f"DROP DATABASE IF EXISTS {template}")
+    server.admin(f"CREATE DATABASE {template}")
+    server.psql_file(template, LEGACY / "schema.sql", LEGACY / "sample-data.sql", QUIRKS)
+    server.template = template
+    yield server
+    server.admin(f"DROP DATABASE IF EXISTS {template} WITH (FORCE)")
+
+
+@pytest.fixture
+def legacy_db(legacy_server):
+    name = f"adopt_{uuid.uuid4().hex[:12]}"
+    legacy_server.admin(f"CREATE DATABASE {name} TEMPLATE {legacy_server.template}")
+    yield LegacyDatabase(legacy_server, name)
+    legacy_server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
