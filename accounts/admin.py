@@ -96,6 +96,14 @@ class UserAdmin(BigTableAdminMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # their ledger must stay
 
+    def has_change_permission(self, request, obj=None):
+        # A user's page is view-only (their data comes from Telegram); "change" only grants the actions.
+        return obj is None and super().has_change_permission(request)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_adjust_balance": self.has_adjust_balance_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def has_adjust_balance_permission(self, request) -> bool:
         return request.user.has_perm("billing.adjust_balance")
 

@@ -146,3 +146,24 @@ def test_the_user_page_shows_only_the_latest_20_ledger_entries_read_only(admin_c
     assert len(formset.formset.forms) == 20
     assert not formset.has_add_permission and not formset.has_change_permission
     assert b"entry-24" in response.content and b"entry-4<" not in response.content
+
+
+@pytest.mark.django_db
+def test_the_user_page_is_view_only_and_offers_the_adjust_form(admin_client, make_user):
+    user = make_user(first_name="Old")
+    change = reverse("admin:accounts_user_change", args=[user.pk])
+    page = admin_client.get(change)
+    assert b'name="_save"' not in page.content and b"adjust-balance-link" in page.content
+    assert admin_client.post(change, {"first_name": "New"}).status_code == 403
+    user.refresh_from_db()
+    assert user.first_name == "Old"
+    form = admin_client.post(CHANGELIST, {"action": "adjust_balance", "_selected_action": [str(user.pk)]})
+    assert b'id="adjust-balance-form"' in form.content
+
+
+@pytest.mark.django_db
+def test_staff_without_the_adjust_permission_gets_no_adjust_button(staff_client, make_user):
+    client = staff_client("accounts.view_user", "accounts.change_user")
+    user = make_user()
+    page = client.get(reverse("admin:accounts_user_change", args=[user.pk]))
+    assert page.status_code == 200 and b"adjust-balance-link" not in page.content
