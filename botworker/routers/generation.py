@@ -174,6 +174,9 @@ async def ratio_chosen(callback: CallbackQuery, callback_data: GenCb, state: FSM
 
 async def count_chosen(callback: CallbackQuery, callback_data: GenCb, state: FSMContext, db_user: User) -> None:
     data = await state.get_data()
+    if not data.get("avatar_id"):  # the main avatar unless the user picked another
+        avatars = await db(selectors.avatar_ready_list, user=db_user)
+        data["avatar_id"] = avatars[0].pk.hex if avatars else None
     if not data.get("avatar_id") or not data.get("ratio") or not (data.get("template_id") or data.get("prompt")):
         await callback.answer(_("Начните заново: выберите аватар и стиль."), show_alert=True)
         return
