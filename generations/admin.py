@@ -1,7 +1,9 @@
 """Avatars and generations (watch, refund or retry failed ones) and the editable style catalogue."""
 
 from django.contrib import admin, messages
+from django.core.files.storage import default_storage
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from billing.exceptions import BillingError
@@ -12,7 +14,7 @@ from generations.models import (
     StyleTemplate,
 )
 
-THUMB = 'style="max-height:64px;max-width:64px;margin:1px;border-radius:4px"'
+THUMB = mark_safe('style="max-height:64px;max-width:64px;margin:1px;border-radius:4px"')
 
 
 def _generation_service(name: str):
@@ -49,17 +51,26 @@ def _apply_service(modeladmin, request, objects, *, service: str, argument: str,
                                 messages.ERROR)
         return
     kwargs = {"created_by": f"admin:{request.user.get_username()}"} if service.endswith("_refund") else {}
-    succeeded = 0
+    succeeded, skipped, failed = 0, 0, 0
     for obj in objects:
         try:
-            function(**{argument: obj}, **kwargs)
+            result = function(**{argument: obj}, **kwargs)
         except (GenerationsError, BillingError) as exc:
+            failed += 1
             modeladmin.message_user(request, f"{obj}: {exc}", messages.ERROR)
         else:
-            succeeded += 1
+            if result is None:
+                skipped += 1  # e.g. a refund with no charge behind it
+            else:
+                succeeded += 1
     if succeeded:
         modeladmin.message_user(request, _("%(done)s: %(count)d.") % {"done": done, "count": succeeded},
                                 messages.SUCCESS)
+    if skipped:
+        modeladmin.message_user(request, _("Nothing to do for %(count)d of them.") % {"count": skipped},
+                                messages.WARNING)
+    if not (succeeded or skipped or failed):
+        modeladmin.message_user(request, _("None of the selected items is in a failed state."), messages.WARNING)
 
 
 class AvatarPhotoInline(ReadOnlyInline):
@@ -71,7 +82,7 @@ class AvatarPhotoInline(ReadOnlyInline):
     @admin.display(description=_("photo"))
     def thumbnail(self, photo: AvatarPhoto) -> str:
         url = _photo_url(photo)
-        return format_html('<img src="{}" alt="" {}>', url, format_html(THUMB)) if url else "—"
+        return format_html('<img src="{}" alt="" {}>', url, THUMB) if url else "—"
 
 
 @admin.register(Avatar)
@@ -124,11 +135,13 @@ class ImageGenerationAdmin(BigTableAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("results"))
     def results(self, generation: ImageGeneration) -> str:
-        urls = _web_urls(generation.result_urls)
+        # Prefer our stored copies; the provider's URLs expire.
+        stored = [default_storage.url(name) for name in getattr(generation, "result_files", None) or []]
+        urls = stored or _web_urls(generation.result_urls)
         if not urls:
             return "—"
         return format_html_join("", '<a href="{0}" target="_blank" rel="noopener"><img src="{0}" alt="" {1}></a>',
-                                ((url, format_html(THUMB)) for url in urls))
+                                ((url, THUMB) for url in urls))
 
     @admin.action(description=_("Retry failed generations"), permissions=["change"])
     def retry_failed(self, request, queryset):
@@ -177,4 +190,4 @@ class StyleTemplateAdmin(admin.ModelAdmin):
     @admin.display(description=_("preview"))
     def preview(self, template: StyleTemplate) -> str:
         urls = _web_urls([template.preview_url])
-        return format_html('<img src="{}" alt="" {}>', urls[0], format_html(THUMB)) if urls else "—"
+        return format_html('<img src="{}" alt="" {}>', urls[0], THUMB) if urls else "—"
