@@ -213,7 +213,7 @@ def build_plan() -> Plan:
         step = _constraint_step(model)
         if step.sql:
             steps.append(step)
-    blockers += _constraint_blockers()
+    blockers += _constraint_blockers(models)
     if blockers:
         raise AdoptionRefused("Some rows cannot be converted; nothing was changed. Fix them and run again:", blockers)
     steps.append(_migrate_step())
@@ -456,9 +456,17 @@ def _index(step: Step, table: str, field_, statement, indexes, names: set[str], 
         step.details.append(f"add index {name}")
 
 
-def _constraint_blockers() -> list[str]:
-    """Rows that the constraints of this project's later migrations would refuse."""
+def _constraint_blockers(models) -> list[str]:
+    """Rows that this project's constraints (column checks, later migrations' constraints) would refuse."""
     problems = [
+        f"{model._meta.db_table} {model._meta.pk.column}={key}: {field_.column} {value} breaks CHECK {check}"
+        for model in models for field_ in model._meta.local_fields if (check := field_.db_check(connection))
+        for key, value in _fetch(
+            f"SELECT {q(model._meta.pk.column)}, {q(field_.column)} FROM {q(model._meta.db_table)} "
+            f"WHERE NOT ({check}) ORDER BY 1"
+        )
+    ]
+    problems += [
         f"user_balances id={key}: coins {coins} is negative"
         for key, coins in _fetch("SELECT id, coins::text FROM user_balances WHERE coins < 0 ORDER BY 1")
     ]

@@ -210,13 +210,34 @@ def test_an_unexpected_schema_is_refused_with_the_differences_and_nothing_change
     assert legacy_db.dump() == before
 
 
-def test_a_telegram_id_that_is_not_a_number_is_refused_with_a_report(legacy_db):
-    legacy_db.sql("UPDATE users SET telegram_id = 'tg-777' WHERE telegram_id = '777'")
+@pytest.mark.parametrize("change, report", [
+    ("UPDATE users SET telegram_id = 'tg-777' WHERE telegram_id = '777'",
+     "users id=44444444-4444-4444-4444-444444444444: telegram_id 'tg-777' is not a number"),
+    ("UPDATE user_balances SET coins = -5.5 WHERE coins = 0",
+     "user_balances id=a1111111-0000-0000-0000-000000000004: coins -5.5 is negative"),
+    ("UPDATE promokodes SET max_uses = -1, current_uses = 0 WHERE code = 'SALE20'",
+     "promokodes id=c1111111-0000-0000-0000-000000000002: max_uses -1 breaks CHECK \"max_uses\" >= 0"),
+])
+def test_rows_that_cannot_be_converted_are_refused_with_a_report_and_nothing_changed(legacy_db, change, report):
+    legacy_db.sql(change)
     before = legacy_db.dump()
     result = legacy_db.manage("adopt_legacy_db")
     assert result.returncode != 0
-    assert "users id=44444444-4444-4444-4444-444444444444: telegram_id 'tg-777' is not a number" in result.stderr
+    assert "Some rows cannot be converted; nothing was changed" in result.stderr and report in result.stderr
     assert legacy_db.dump() == before
+
+
+@pytest.mark.parametrize("version", ["1f70882932cf", "not-an-alembic-revision"])
+def test_any_stale_alembic_version_is_recognised(legacy_db, version):
+    legacy_db.sql("UPDATE alembic_version SET version_num = %s", [version])
+    assert f"alembic_version {version}: stale" in adopt(legacy_db, "--dry-run")
+
+
+def test_the_failure_hook_is_hidden_from_help():
+    from accounts.management.commands.adopt_legacy_db import Command
+
+    help_text = Command().create_parser("manage.py", "adopt_legacy_db").format_help()
+    assert "--dry-run" in help_text and "fail-after-step" not in help_text
 
 
 def test_a_database_without_legacy_tables_is_not_adopted(legacy_server):
