@@ -187,10 +187,10 @@ def adoption_state() -> str:
     return "legacy" if tables & (legacy | {"alembic_version"}) else "empty"
 
 
-def pending_migrations() -> list[str]:
+def pending_migrations(*, non_atomic_only: bool = False) -> list[str]:
     executor = MigrationExecutor(connection)
-    targets = executor.loader.graph.leaf_nodes()
-    return [f"{m.app_label}.{m.name}" for m, _backwards in executor.migration_plan(targets)]
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    return [f"{m.app_label}.{m.name}" for m, _backwards in plan if not (non_atomic_only and m.atomic)]
 
 
 def build_plan() -> Plan:
@@ -202,6 +202,10 @@ def build_plan() -> Plan:
     if differences:
         raise AdoptionRefused("This is not the Alembic-era schema this command knows; nothing was changed:",
                               differences)
+    non_atomic = pending_migrations(non_atomic_only=True)
+    if non_atomic:
+        raise AdoptionRefused("These migrations cannot run inside one transaction (atomic = False); adopt with "
+                              "the release before them, then run `migrate`:", non_atomic)
     blockers: list[str] = []
     changed_rows: list[str] = []
     steps: list[Step] = []
