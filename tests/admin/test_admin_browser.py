@@ -2,6 +2,7 @@
 
 import os
 import shutil
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -21,10 +22,8 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def page(monkeypatch):
-    # Playwright's sync API runs an event loop on this thread; the test's own ORM calls are still synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+@contextmanager
+def chromium_page():
     sync_api = pytest.importorskip("playwright.sync_api")
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as playwright:
@@ -38,13 +37,25 @@ def page(monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_operator_adjusts_a_balance_through_the_admin(live_server, page, django_user_model, make_user):
+def test_an_operator_adjusts_a_balance_through_the_admin(live_server, django_user_model, make_user):
+    # The ORM is used only before and after the browser runs: under Playwright's event loop Django would open
+    # a second connection (and refuse without DJANGO_ALLOW_ASYNC_UNSAFE).
     django_user_model.objects.create_superuser(username="operator", password="s3cret-pass", email="op@example.com")
     user = make_user(telegram_id=424242, username="buyer", first_name="Ivan")
     make_user(telegram_id=4242420, username="other")
     billing_services.balance_credit(user=user, amount=10, type=TransactionType.TOPUP, idempotency_key="stars:b1")
+    with chromium_page() as page:
+        _operator_session(page, live_server.url, user_pk=user.pk)
 
-    page.goto(f"{live_server.url}/admin/")
+    entry = Transaction.objects.get(user=user, type=TransactionType.ADJUSTMENT)
+    assert (entry.amount, entry.balance_after, entry.created_by) == (
+        Decimal("15.50"), Decimal("25.50"), "admin:operator"
+    )
+    assert os.path.getsize(SHOTS / "5-ledger.png") > 1000
+
+
+def _operator_session(page, base_url: str, *, user_pk) -> None:
+    page.goto(f"{base_url}/admin/")
     page.fill("#id_username", "operator")
     page.fill("#id_password", "s3cret-pass")
     page.click("input[type=submit]")
@@ -56,7 +67,7 @@ def test_an_operator_adjusts_a_balance_through_the_admin(live_server, page, djan
     assert page.inner_text("#users-total .number") == "2"
     page.screenshot(path=str(SHOTS / "1-stats.png"), full_page=True)
 
-    page.goto(f"{live_server.url}/admin/accounts/user/")
+    page.goto(f"{base_url}/admin/accounts/user/")
     page.fill("#searchbar", "424242")
     page.press("#searchbar", "Enter")
     page.wait_for_url("**q=424242**")
@@ -77,15 +88,9 @@ def test_an_operator_adjusts_a_balance_through_the_admin(live_server, page, djan
     assert "25.50" in page.inner_text("ul.messagelist")
     page.screenshot(path=str(SHOTS / "4-adjusted.png"), full_page=True)
 
-    page.goto(f"{live_server.url}/admin/accounts/user/{user.pk}/change/")
+    page.goto(f"{base_url}/admin/accounts/user/{user_pk}/change/")
     ledger = page.locator(".inline-group").first
     ledger.wait_for()
     assert "compensation for a failed generation" in ledger.inner_text()
     assert "admin:operator" in ledger.inner_text()
     page.screenshot(path=str(SHOTS / "5-ledger.png"), full_page=True)
-
-    entry = Transaction.objects.get(user=user, type=TransactionType.ADJUSTMENT)
-    assert (entry.amount, entry.balance_after, entry.created_by) == (
-        Decimal("15.50"), Decimal("25.50"), "admin:operator"
-    )
-    assert os.path.getsize(SHOTS / "5-ledger.png") > 1000
