@@ -448,9 +448,7 @@ def _index(step: Step, table: str, field_, statement, indexes, names: set[str], 
     if name in names:
         return
     like = name.endswith("_like")
-    same = next((i for i in indexes if not like and i["name"] not in names_taken and not i["unique"] and not i["partial"] and not i["constraint"]
-                 and i["columns"] == [field_.column] and "pattern_ops" not in i["definition"]
-                 and " USING btree " in i["definition"]), None)
+    same = None if like else next((i for i in indexes if _plain_index_on(i, field_.column, names_taken)), None)
     if same is not None:
         names_taken.add(same["name"])
         step.sql.append((f"ALTER INDEX {q(same['name'])} RENAME TO {q(name)}", []))
@@ -458,6 +456,15 @@ def _index(step: Step, table: str, field_, statement, indexes, names: set[str], 
     else:
         step.sql.append((str(statement), []))
         step.details.append(f"add index {name}")
+
+
+def _plain_index_on(index: dict, column: str, names_taken: set[str]) -> bool:
+    """A legacy btree index on exactly this column, equivalent to the one Django would create."""
+    return (
+        index["columns"] == [column] and index["name"] not in names_taken and not index["unique"]
+        and not index["partial"] and not index["constraint"] and " USING btree " in index["definition"]
+        and "pattern_ops" not in index["definition"]
+    )
 
 
 def _constraint_blockers(models) -> list[str]:

@@ -73,7 +73,8 @@ class LegacyDatabase:
             check=True, capture_output=True, text=True,
         )
         # \restrict lines carry a random key per run (pg_dump's protection against malicious dumps).
-        return "\n".join(line for line in result.stdout.splitlines() if not line.startswith(("\\restrict", "\\unrestrict")))
+        lines = result.stdout.splitlines()
+        return "\n".join(line for line in lines if not line.startswith(("\\restrict", "\\unrestrict")))
 
     def rows(self, table: str) -> list[str]:
         return [row for (row,) in self.sql(f"SELECT row_to_json(t)::text FROM {table} t ORDER BY 1")]

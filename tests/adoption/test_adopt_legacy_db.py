@@ -155,7 +155,9 @@ def _catalogue(db) -> dict[str, set[str]]:
         "SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint"
         " WHERE connamespace = 'public'::regnamespace"
     )
-    indexes = db.sql("SELECT tablename || ' ' || indexname || ' ' || indexdef FROM pg_indexes WHERE schemaname = 'public'")
+    indexes = db.sql(
+        "SELECT tablename || ' ' || indexname || ' ' || indexdef FROM pg_indexes WHERE schemaname = 'public'"
+    )
     return {"columns": {r for (r,) in columns}, "constraints": {r for (r,) in constraints},
             "indexes": {r for (r,) in indexes}}
 
