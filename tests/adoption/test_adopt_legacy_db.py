@@ -262,3 +262,28 @@ def test_add_balance_works_on_adopted_data(legacy_db):
     assert legacy_db.manage("check_ledger").returncode == 0
     blocked = legacy_db.manage("add_balance", "5000000001", "1", "--yes")
     assert blocked.returncode != 0 and "--force" in blocked.stderr
+
+
+BOT_SERVICES_SNIPPET = """
+import json
+from accounts.services import user_upsert_from_telegram
+from billing.selectors import balance_get
+from generations.selectors import avatar_ready_list, gallery_queryset
+user = user_upsert_from_telegram(telegram_id=42705442, first_name="Сергей", username="serg", is_premium=None)
+print(json.dumps({
+    "balance": str(balance_get(user=user)),
+    "ready_avatars": [a.name for a in avatar_ready_list(user=user)],
+    "gallery": gallery_queryset(user=user).count(),
+    "is_premium": user.is_premium,
+}, ensure_ascii=False))
+"""
+
+
+def test_a_legacy_user_coming_back_to_the_bot_keeps_balance_avatar_and_images(legacy_db):
+    """What /start and the menus call: Telegram's null is_premium is fine, the balance and avatar are there."""
+    adopt(legacy_db)
+    result = legacy_db.manage("shell", "-v0", "-c", BOT_SERVICES_SNIPPET)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["balance"] == "150.00" and seen["ready_avatars"] == ["Я в горах"]
+    assert seen["gallery"] >= 1 and seen["is_premium"] is False
