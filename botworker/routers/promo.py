@@ -89,5 +89,6 @@ def create_router() -> Router:
     router = Router(name="promo")
     router.callback_query.register(ask_code, Menu.filter(F.section == MenuSection.PROMO))
     router.message.register(on_promo_command, Command("promo"))
-    router.message.register(on_code_text, StateFilter(PromoStates.waiting_code), F.text)
+    # A command is never a code: it goes on to the router that knows it.
+    router.message.register(on_code_text, StateFilter(PromoStates.waiting_code), F.text, ~F.text.startswith("/"))
     return router

@@ -1,6 +1,5 @@
 """The balance screen, ``balance_top_up`` from any screen, and Telegram Stars payments end to end."""
 
-from decimal import Decimal
 
 import pytest
 

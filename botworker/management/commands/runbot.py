@@ -1,7 +1,7 @@
 """``manage.py runbot``: the bot worker, long polling."""
 
 import asyncio
-import logging
+from contextlib import ExitStack
 
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.utils.token import TokenValidationError, validate_token
@@ -12,7 +12,6 @@ from django.db import connections
 from botworker.dispatcher import allowed_updates, create_bot, create_dispatcher
 from botworker.poller_lock import PollerAlreadyRunning, poller_lock
 
-logger = logging.getLogger("botworker.runbot")
 
 
 class Command(BaseCommand):
@@ -33,10 +32,16 @@ class Command(BaseCommand):
         except TokenValidationError:
             raise CommandError("BOT_TOKEN is malformed: expected '<digits>:<secret>' as given by @BotFather.") from None
         _never_keep_connections()
-        try:
-            asyncio.run(self.run(token, polling_timeout))
-        except KeyboardInterrupt:
-            pass  # interrupted before polling started; nothing in hand
+        with ExitStack() as stack:
+            bot_id = int(token.split(":")[0])  # the token starts with the bot's id, as aiogram's Bot.id reads it
+            try:
+                stack.enter_context(poller_lock(bot_id))
+            except PollerAlreadyRunning as error:
+                raise CommandError(f"{error} Stop it first: two pollers steal each other's updates.") from None
+            try:
+                asyncio.run(self.run(token, polling_timeout))
+            except KeyboardInterrupt:
+                pass  # interrupted before polling started; nothing in hand
         self.stdout.write("Bot stopped.")
 
     async def run(self, token: str, polling_timeout: int) -> None:
@@ -54,11 +59,7 @@ class Command(BaseCommand):
                     f"A webhook is set for @{me.username} ({webhook.url}); polling would take its updates. "
                     "Remove the webhook (deleteWebhook, without dropping updates) or run the webhook server instead."
                 )
-            try:
-                with poller_lock(me.id):
-                    await self.poll(bot, me.username, polling_timeout)
-            except PollerAlreadyRunning as error:
-                raise CommandError(f"{error} Stop it first: two pollers steal each other's updates.") from None
+            await self.poll(bot, me.username, polling_timeout)
         finally:
             await bot.session.close()
 
