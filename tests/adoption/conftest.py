@@ -23,9 +23,13 @@ QUIRKS = Path(__file__).with_name("legacy-quirks.sql")
 
 
 def _bin(name: str) -> str:
-    result = subprocess.run(["bash", str(ROOT / "scripts" / "postgres"), "bindir"], capture_output=True, text=True)
-    candidate = Path(result.stdout.strip()) / name
-    return str(candidate) if result.returncode == 0 and candidate.exists() else shutil.which(name)
+    """The newest installed PostgreSQL's client (as scripts/postgres picks the server), else the one on PATH."""
+    versions = sorted(
+        (p for p in Path("/usr/lib/postgresql").glob("*/bin") if p.parent.name.isdigit()),
+        key=lambda p: int(p.parent.name),
+    )
+    candidates = [path / name for path in reversed(versions) if (path / name).exists()]
+    return str(candidates[0]) if candidates else shutil.which(name)
 
 
 class Server:
