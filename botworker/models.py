@@ -58,6 +58,10 @@ class Broadcast(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # The shared send schedule: every worker reserves its batch's time slot here, so the rate holds overall.
+    next_slot_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Telegram's file_id of the photo after its first upload, so later sends do not upload it again.
+    photo_file_id = models.CharField(max_length=255, blank=True, default="", editable=False)
 
     class Meta:
         db_table = "bot_broadcasts"

@@ -139,6 +139,12 @@ BOT_WEBHOOK_SECRET = env.str("BOT_WEBHOOK_SECRET", default="")
 BOT_WEBHOOK_TIMEOUT = env.float("BOT_WEBHOOK_TIMEOUT", default=30.0)
 # Handled update ids are kept this long for de-duplication (Telegram re-sends for at most ~24 hours).
 BOT_PROCESSED_UPDATES_KEEP_HOURS = env.int("BOT_PROCESSED_UPDATES_KEEP_HOURS", default=48)
+# Broadcasts: messages per second over all workers (Telegram allows about 30), rows claimed per batch, seconds
+# one delivery task runs before chaining the next, and after how long a row left "sending" counts as interrupted.
+BROADCAST_RATE_PER_SECOND = env.float("BROADCAST_RATE_PER_SECOND", default=30.0)
+BROADCAST_BATCH_SIZE = env.int("BROADCAST_BATCH_SIZE", default=50)
+BROADCAST_TASK_SECONDS = env.int("BROADCAST_TASK_SECONDS", default=60)
+BROADCAST_STALE_SENDING_SECONDS = env.int("BROADCAST_STALE_SENDING_SECONDS", default=600)
 
 # --- FAL AI provider ----------------------------------------------------------------------------------------
 FAL_KEY = env.str("FAL_KEY", default="")

@@ -32,6 +32,7 @@ class Call:
     data: dict[str, Any]
     files: dict[str, bytes] = field(default_factory=dict)
     at: float = field(default_factory=time.monotonic)
+    status: int = 200  # the HTTP status answered (an injected fault's, else 200)
 
     def json(self, key: str):
         """A field that aiogram sends JSON-encoded (reply_markup, prices, media...)."""
@@ -211,6 +212,7 @@ class FakeBotAPI:
             fault = next((f for f in self._faults[method] if f.times > 0 and (f.when is None or f.when(data))), None)
             if fault:
                 fault.times -= 1
+                call.status = fault.status
             self._changed.notify_all()
         if fault:
             return web.json_response(fault.body(), status=fault.status)

@@ -1,0 +1,168 @@
+"""The Telegram side of broadcasts: sends one claimed batch at a steady pace, and the operator's preview.
+
+Called from sync code (the delivery task, the admin) through ``asyncio.run``; no ORM use in here.
+
+Pacing: message starts are spaced ``1 / BROADCAST_RATE_PER_SECOND`` apart from the batch's reserved slot, and
+sends overlap (a slow answer does not slow the pace). A 429 moves every later start past ``retry_after`` and
+the recipient is tried again in a fresh turn (at most ``MAX_RETRY_AFTER`` times) because a 429 means Telegram
+did not deliver. Any other error is final: a network error or 5xx may have delivered, and resending could
+deliver twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta
+
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError, TelegramRetryAfter
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from botworker.broadcasts import BatchResult, Claim, Content, Outcome, Target, send_interval
+from botworker.models import RecipientStatus
+
+MAX_RETRY_AFTER = 5
+
+
+def make_bot() -> Bot:
+    """A Bot for sending from tasks and the admin, on the configured Bot API server, HTML by default."""
+    if not settings.BOT_TOKEN:
+        raise TelegramConfigError("BOT_TOKEN is not set.")
+    return Bot(
+        settings.BOT_TOKEN,
+        session=AiohttpSession(api=TelegramAPIServer.from_base(settings.BOT_API_URL)),
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+
+
+class TelegramConfigError(Exception):
+    pass
+
+
+class Pacer:
+    """Hands out send turns ``interval`` seconds apart; a back-off pushes every later turn."""
+
+    def __init__(self, *, interval: float, start_at: datetime):
+        self.interval = interval
+        self.next_at = time.monotonic() + max(0.0, (start_at - timezone.now()).total_seconds())
+        self.backoff_until = 0.0
+
+    async def turn(self) -> None:
+        while True:
+            at = max(self.next_at, self.backoff_until, time.monotonic())
+            self.next_at = at + self.interval  # taken before sleeping, so concurrent callers get distinct turns
+            await asyncio.sleep(at - time.monotonic())
+            if time.monotonic() >= self.backoff_until:
+                return
+            # A 429 arrived while we slept: this turn is void, queue again behind the back-off.
+
+    def back_off(self, seconds: float) -> None:
+        self.backoff_until = max(self.backoff_until, time.monotonic() + seconds)
+
+    def backoff_deadline(self) -> datetime | None:
+        left = self.backoff_until - time.monotonic()
+        return timezone.now() + timedelta(seconds=left) if left > 0 else None
+
+
+def _markup(content: Content) -> InlineKeyboardMarkup | None:
+    if not (content.button_text and content.button_url):
+        return None
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text=content.button_text,
+                                                                       url=content.button_url)]])
+
+
+def _photo(content: Content, file_id: str):
+    if file_id:
+        return file_id
+    with default_storage.open(content.photo_name, "rb") as fh:
+        return BufferedInputFile(fh.read(), filename=content.photo_name.rsplit("/", 1)[-1])
+
+
+async def _send(bot: Bot, content: Content, chat_id: int, photo_file_id: str) -> Message:
+    if content.photo_name:
+        return await bot.send_photo(chat_id, _photo(content, photo_file_id), caption=content.text,
+                                    reply_markup=_markup(content))
+    return await bot.send_message(chat_id, content.text, reply_markup=_markup(content))
+
+
+async def _deliver_one(bot: Bot, content: Content, target: Target, pacer: Pacer, result: BatchResult) -> Outcome:
+    for _ in range(MAX_RETRY_AFTER + 1):
+        await pacer.turn()
+        try:
+            message = await _send(bot, content, target.telegram_id, result.photo_file_id or content.photo_file_id)
+        except TelegramRetryAfter as error:
+            pacer.back_off(error.retry_after)
+            continue
+        except TelegramForbiddenError as error:
+            status = RecipientStatus.BLOCKED if "blocked" in error.message.lower() else RecipientStatus.FAILED
+            return Outcome(target.recipient_id, target.telegram_id, status, error=error.message)
+        except TelegramAPIError as error:
+            return Outcome(target.recipient_id, target.telegram_id, RecipientStatus.FAILED,
+                           error=f"{type(error).__name__}: {error.message}")
+        if message.photo and not result.photo_file_id:
+            result.photo_file_id = message.photo[-1].file_id
+        return Outcome(target.recipient_id, target.telegram_id, RecipientStatus.SENT,
+                       message_id=message.message_id, sent_at=timezone.now())
+    return Outcome(target.recipient_id, target.telegram_id, RecipientStatus.FAILED,
+                   error=f"still rate-limited after {MAX_RETRY_AFTER} retries")
+
+
+async def _deliver(bot: Bot, claim: Claim) -> BatchResult:
+    result = BatchResult()
+    pacer = Pacer(interval=send_interval(), start_at=claim.start_at)
+    targets = list(claim.targets)
+    if claim.content.photo_name and not claim.content.photo_file_id and targets:
+        # Upload the photo once, then reuse Telegram's file_id for everyone else.
+        result.outcomes.append(await _deliver_one(bot, claim.content, targets.pop(0), pacer, result))
+    jobs = []
+    for target in targets:
+        jobs.append(asyncio.create_task(_deliver_one(bot, claim.content, target, pacer, result)))
+        await asyncio.sleep(0)  # let the job take its turn now, in order
+    result.outcomes.extend(await asyncio.gather(*jobs))
+    result.backoff_until = pacer.backoff_deadline()
+    return result
+
+
+class BatchSender:
+    """Sends batches from sync code on one event loop and one Bot session (kept-alive connections between
+    batches); the caller does its database work between batches, on its own thread."""
+
+    def __enter__(self) -> "BatchSender":
+        self.loop = asyncio.new_event_loop()
+        self.bot = make_bot()
+        return self
+
+    def send(self, claim: Claim) -> BatchResult:
+        return self.loop.run_until_complete(_deliver(self.bot, claim))
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.loop.run_until_complete(self.bot.session.close())
+        finally:
+            self.loop.close()
+
+
+def send_batch(claim: Claim) -> BatchResult:
+    with BatchSender() as sender:
+        return sender.send(claim)
+
+
+async def _preview(content: Content, chat_id: int) -> None:
+    bot = make_bot()
+    try:
+        await _send(bot, content, chat_id, content.photo_file_id)
+    finally:
+        await bot.session.close()
+
+
+def send_preview(*, content: Content, chat_id: int) -> None:
+    """Send the message to one chat (the operator) as recipients will see it; Telegram errors propagate."""
+    asyncio.run(_preview(content, chat_id))

@@ -1,0 +1,413 @@
+"""Broadcasts: choosing the audience, starting, pausing, resuming and cancelling, the delivery bookkeeping that
+the delivery task relies on, and progress reads.
+
+Delivery is **at most once**. A recipient row moves ``pending -> sending`` when a worker claims it (atomically,
+``select_for_update(skip_locked=True)`` on PostgreSQL so several workers share the work), then to ``sent``,
+``failed`` (with a reason) or ``blocked``. A row still in ``sending`` after a worker died may or may not have
+reached the user, so it is never sent again: it becomes ``failed`` with ``INTERRUPTED`` once it is older than
+``BROADCAST_STALE_SENDING_SECONDS``. Losing a few messages on a crash is better than sending them twice.
+
+The send rate holds across workers: every claimed batch reserves a time slot on the broadcast row
+(``next_slot_at``), so batches of different workers follow one schedule at ``BROADCAST_RATE_PER_SECOND``.
+Only one broadcast runs at a time, which makes that schedule the bot's whole broadcast traffic.
+
+No aiogram here: the Telegram side lives in ``botworker.broadcast_sender`` and ``botworker.tasks``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, F, Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.services import user_mark_bot_blocked
+from botworker.models import (
+    Broadcast, BroadcastAudience, BroadcastRecipient, BroadcastStatus, RecipientStatus,
+)
+
+INTERRUPTED = "interrupted, delivery unknown"
+BLOCKED_BEFORE = "blocked the bot before the broadcast"
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+_CHUNK = 1000
+
+
+class BroadcastError(Exception):
+    """Base of the broadcast errors (shown to the operator as they are)."""
+
+
+class BroadcastInvalid(BroadcastError):
+    pass
+
+
+class BroadcastStateError(BroadcastError):
+    """The action does not fit the broadcast's current status."""
+
+
+class BroadcastAlreadyRunning(BroadcastError):
+    pass
+
+
+# Messages leave 5% slower than the configured rate: network jitter bunches them on arrival, and the rate is
+# Telegram's ceiling, not a target.
+PACE_MARGIN = 0.95
+
+
+def rate_per_second() -> float:
+    return float(getattr(settings, "BROADCAST_RATE_PER_SECOND", 30))
+
+
+def send_interval() -> float:
+    """Seconds between two message starts, over all workers."""
+    return 1.0 / (rate_per_second() * PACE_MARGIN)
+
+
+def batch_size() -> int:
+    return int(getattr(settings, "BROADCAST_BATCH_SIZE", 50))
+
+
+def stale_after() -> timedelta:
+    return timedelta(seconds=int(getattr(settings, "BROADCAST_STALE_SENDING_SECONDS", 600)))
+
+
+# --- audience ---------------------------------------------------------------------------------------------------
+def parse_telegram_ids(text: str) -> list[int]:
+    """Ids separated by spaces, commas, semicolons or lines; anything else is an error, not silently dropped."""
+    tokens = [t for t in re.split(r"[\s,;]+", text or "") if t]
+    bad = [t for t in tokens if not t.lstrip("-").isdigit()]
+    if bad:
+        raise BroadcastInvalid(f"Not Telegram ids: {', '.join(bad[:5])}")
+    return sorted({int(t) for t in tokens})
+
+
+def broadcast_audience(*, broadcast: Broadcast) -> QuerySet[User]:
+    """The users a broadcast goes to. Bots and users blocked by an operator never get broadcasts.
+
+    "Inactive for N days" counts users without any recorded activity (rows from the legacy database) as inactive.
+    """
+    users = User.objects.filter(is_bot=False, is_blocked=False)
+    audience = broadcast.audience
+    if audience == BroadcastAudience.ALL:
+        return users
+    if audience == BroadcastAudience.PREMIUM:
+        return users.filter(is_premium=True)
+    if audience == BroadcastAudience.WITH_BALANCE:
+        return users.filter(balance__coins__gt=0)
+    if audience == BroadcastAudience.INACTIVE:
+        if not broadcast.inactive_days:
+            raise BroadcastInvalid("Set the number of days for the 'inactive' audience.")
+        since = timezone.now() - timedelta(days=broadcast.inactive_days)
+        return users.filter(Q(last_activity_at__lt=since) | Q(last_activity_at__isnull=True))
+    if audience == BroadcastAudience.TELEGRAM_IDS:
+        ids = parse_telegram_ids(broadcast.telegram_ids)
+        if not ids:
+            raise BroadcastInvalid("The list of Telegram ids is empty.")
+        return users.filter(telegram_id__in=ids)
+    raise BroadcastInvalid(f"Unknown audience {audience!r}.")
+
+
+def broadcast_validate(*, broadcast: Broadcast) -> None:
+    """The message must be sendable as composed: Telegram's length limits, a button needs both text and link."""
+    text = (broadcast.text or "").strip()
+    if not text:
+        raise BroadcastInvalid("The message text is empty.")
+    limit = CAPTION_LIMIT if broadcast.photo else TEXT_LIMIT
+    if len(text) > limit:
+        raise BroadcastInvalid(f"The text is {len(text)} characters long; Telegram allows {limit} here.")
+    if bool(broadcast.button_text) != bool(broadcast.button_url):
+        raise BroadcastInvalid("A button needs both its text and its link.")
+    broadcast_audience(broadcast=broadcast)
+
+
+# --- life cycle -------------------------------------------------------------------------------------------------
+def _enqueue_delivery(broadcast_id: int) -> None:
+    from botworker import tasks  # tasks import this module
+
+    transaction.on_commit(partial(_enqueue_now, tasks, broadcast_id))
+
+
+def _enqueue_now(tasks, broadcast_id: int) -> None:
+    result = tasks.broadcast_deliver.enqueue(broadcast_id=broadcast_id)
+    Broadcast.objects.filter(pk=broadcast_id).update(task_id=str(result.id)[:64])
+
+
+def _locked(broadcast: Broadcast | int) -> Broadcast:
+    return Broadcast.objects.select_for_update().get(pk=getattr(broadcast, "pk", broadcast))
+
+
+def _refuse_second_running(broadcast: Broadcast) -> None:
+    other = Broadcast.objects.filter(status=BroadcastStatus.RUNNING).exclude(pk=broadcast.pk).first()
+    if other is not None:
+        raise BroadcastAlreadyRunning(f"Broadcast #{other.pk} ({other}) is running; pause or cancel it first.")
+
+
+@transaction.atomic
+def broadcast_start(*, broadcast: Broadcast | int, started_by: str = "") -> Broadcast:
+    """Create one recipient row per audience user and start delivery (after commit).
+
+    Users who blocked the bot earlier get a row marked ``blocked`` and no message.
+    """
+    broadcast = _locked(broadcast)
+    if broadcast.status != BroadcastStatus.DRAFT:
+        raise BroadcastStateError(f"Only a draft can be started; this broadcast is {broadcast.get_status_display()}.")
+    broadcast_validate(broadcast=broadcast)
+    _refuse_second_running(broadcast)
+    created = _create_recipients(broadcast)
+    if not created:
+        raise BroadcastInvalid("Nobody matches the chosen audience.")
+    broadcast.status = BroadcastStatus.RUNNING
+    broadcast.started_at = timezone.now()
+    broadcast.next_slot_at = None
+    if started_by and not broadcast.created_by:
+        broadcast.created_by = started_by[:150]
+    broadcast.save(update_fields=["status", "started_at", "next_slot_at", "created_by"])
+    _enqueue_delivery(broadcast.pk)
+    return broadcast
+
+
+def _create_recipients(broadcast: Broadcast) -> int:
+    users = broadcast_audience(broadcast=broadcast).order_by("telegram_id").values_list(
+        "id", "telegram_id", "bot_blocked_at")
+    rows, created = [], 0
+    for user_id, telegram_id, blocked_at in users.iterator(chunk_size=_CHUNK):
+        rows.append(BroadcastRecipient(
+            broadcast=broadcast, user_id=user_id, telegram_id=telegram_id,
+            status=RecipientStatus.BLOCKED if blocked_at else RecipientStatus.PENDING,
+            error=BLOCKED_BEFORE if blocked_at else "",
+        ))
+        if len(rows) >= _CHUNK:
+            created += len(BroadcastRecipient.objects.bulk_create(rows, ignore_conflicts=True))
+            rows = []
+    if rows:
+        created += len(BroadcastRecipient.objects.bulk_create(rows, ignore_conflicts=True))
+    return created
+
+
+@transaction.atomic
+def broadcast_pause(*, broadcast: Broadcast | int) -> Broadcast:
+    """Workers stop after the batch they are sending."""
+    broadcast = _locked(broadcast)
+    if broadcast.status != BroadcastStatus.RUNNING:
+        raise BroadcastStateError("Only a running broadcast can be paused.")
+    broadcast.status = BroadcastStatus.PAUSED
+    broadcast.save(update_fields=["status"])
+    return broadcast
+
+
+@transaction.atomic
+def broadcast_resume(*, broadcast: Broadcast | int) -> Broadcast:
+    broadcast = _locked(broadcast)
+    if broadcast.status != BroadcastStatus.PAUSED:
+        raise BroadcastStateError("Only a paused broadcast can be resumed.")
+    _refuse_second_running(broadcast)
+    broadcast.status = BroadcastStatus.RUNNING
+    broadcast.save(update_fields=["status"])
+    _enqueue_delivery(broadcast.pk)
+    return broadcast
+
+
+@transaction.atomic
+def broadcast_cancel(*, broadcast: Broadcast | int) -> Broadcast:
+    """Stop for good; rows not yet sent stay ``pending`` and are counted as left."""
+    broadcast = _locked(broadcast)
+    if broadcast.status not in (BroadcastStatus.RUNNING, BroadcastStatus.PAUSED, BroadcastStatus.DRAFT):
+        raise BroadcastStateError(f"A {broadcast.get_status_display()} broadcast cannot be cancelled.")
+    broadcast.status = BroadcastStatus.CANCELLED
+    broadcast.finished_at = timezone.now()
+    broadcast.save(update_fields=["status", "finished_at"])
+    return broadcast
+
+
+def broadcast_fail_interrupted(*, broadcast_id: int, older_than: timedelta | None = None) -> int:
+    """Rows left in ``sending`` by a worker that died: never resent (at most once), marked failed."""
+    cutoff = timezone.now() - (stale_after() if older_than is None else older_than)
+    return BroadcastRecipient.objects.filter(
+        broadcast_id=broadcast_id, status=RecipientStatus.SENDING, updated_at__lte=cutoff,
+    ).update(status=RecipientStatus.FAILED, error=INTERRUPTED, updated_at=timezone.now())
+
+
+def broadcast_resume_running(*, older_than: timedelta | None = None) -> list[int]:
+    """The restart entry point: fail interrupted rows of running broadcasts and enqueue their delivery again.
+
+    Safe to call while workers run: claims are exclusive, so an extra delivery chain only shares the work.
+    """
+    ids = list(Broadcast.objects.filter(status=BroadcastStatus.RUNNING).values_list("pk", flat=True))
+    for broadcast_id in ids:
+        broadcast_fail_interrupted(broadcast_id=broadcast_id, older_than=older_than)
+        with transaction.atomic():
+            _enqueue_delivery(broadcast_id)
+    return ids
+
+
+# --- delivery bookkeeping (used by the delivery task) -----------------------------------------------------------
+@dataclass(frozen=True)
+class Content:
+    text: str
+    photo_name: str = ""
+    photo_file_id: str = ""
+    button_text: str = ""
+    button_url: str = ""
+
+
+@dataclass(frozen=True)
+class Target:
+    recipient_id: int
+    telegram_id: int
+
+
+@dataclass
+class Claim:
+    broadcast_id: int
+    content: Content
+    targets: list[Target]
+    start_at: datetime
+
+
+@dataclass
+class Outcome:
+    recipient_id: int
+    telegram_id: int
+    status: str
+    error: str = ""
+    message_id: int | None = None
+    sent_at: datetime | None = None
+
+
+@dataclass
+class BatchResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+    photo_file_id: str = ""
+    backoff_until: datetime | None = None
+
+
+def broadcast_content(*, broadcast: Broadcast) -> Content:
+    return Content(
+        text=broadcast.text.strip(), photo_name=broadcast.photo.name if broadcast.photo else "",
+        photo_file_id=broadcast.photo_file_id, button_text=broadcast.button_text, button_url=broadcast.button_url,
+    )
+
+
+@transaction.atomic
+def broadcast_claim_batch(*, broadcast_id: int, size: int | None = None) -> Claim | None:
+    """Claim up to ``size`` pending rows for this worker and reserve their slot in the shared send schedule.
+
+    Returns None when the broadcast is not running (paused, cancelled) or nothing is pending.
+    """
+    broadcast = _locked(broadcast_id)
+    if broadcast.status != BroadcastStatus.RUNNING:
+        return None
+    pending = (
+        BroadcastRecipient.objects.filter(broadcast_id=broadcast_id, status=RecipientStatus.PENDING)
+        .order_by("id").select_for_update(skip_locked=True)
+    )
+    rows = list(pending.values_list("id", "telegram_id")[: size or batch_size()])
+    if not rows:
+        return None
+    now = timezone.now()
+    ids = [row_id for row_id, _ in rows]
+    BroadcastRecipient.objects.filter(id__in=ids, status=RecipientStatus.PENDING).update(
+        status=RecipientStatus.SENDING, attempts=F("attempts") + 1, updated_at=now)
+    start_at = max(now, broadcast.next_slot_at or now)
+    broadcast.next_slot_at = start_at + timedelta(seconds=len(rows) * send_interval())
+    broadcast.save(update_fields=["next_slot_at"])
+    targets = [Target(recipient_id=row_id, telegram_id=telegram_id) for row_id, telegram_id in rows]
+    return Claim(broadcast_id=broadcast_id, content=broadcast_content(broadcast=broadcast), targets=targets,
+                 start_at=start_at)
+
+
+@transaction.atomic
+def broadcast_record_batch(*, broadcast_id: int, result: BatchResult) -> None:
+    """Store what happened to each claimed row; users who blocked the bot are marked on their account."""
+    now = timezone.now()
+    # One parametrised UPDATE per row (executemany): bulk_update's CASE expressions cost more than the sends.
+    fields = {name: BroadcastRecipient._meta.get_field(name) for name in ("sent_at", "updated_at")}
+    table = BroadcastRecipient._meta.db_table
+    sql = (f"UPDATE {table} SET status = %s, error = %s, message_id = %s, sent_at = %s, updated_at = %s "
+           f"WHERE id = %s AND status IN (%s, %s)")
+    params = [
+        (o.status, o.error[:500], o.message_id, fields["sent_at"].get_db_prep_value(o.sent_at, connection),
+         fields["updated_at"].get_db_prep_value(now, connection), o.recipient_id,
+         RecipientStatus.SENDING, RecipientStatus.FAILED)
+        for o in result.outcomes
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+    for outcome in result.outcomes:
+        if outcome.status == RecipientStatus.BLOCKED:
+            user_mark_bot_blocked(telegram_id=outcome.telegram_id)
+    if result.photo_file_id:
+        Broadcast.objects.filter(pk=broadcast_id).update(photo_file_id=result.photo_file_id)
+    if result.backoff_until:
+        # Telegram asked us to wait: move the shared schedule so that the other workers wait too.
+        Broadcast.objects.filter(pk=broadcast_id).filter(
+            Q(next_slot_at__isnull=True) | Q(next_slot_at__lt=result.backoff_until),
+        ).update(next_slot_at=result.backoff_until)
+
+
+@transaction.atomic
+def broadcast_finish_if_done(*, broadcast_id: int) -> bool:
+    """Complete a running broadcast once no row is pending or being sent (stale ``sending`` rows fail first)."""
+    broadcast = _locked(broadcast_id)
+    if broadcast.status != BroadcastStatus.RUNNING:
+        return False
+    broadcast_fail_interrupted(broadcast_id=broadcast_id)
+    busy = BroadcastRecipient.objects.filter(
+        broadcast_id=broadcast_id, status__in=[RecipientStatus.PENDING, RecipientStatus.SENDING]).exists()
+    if busy:
+        return False
+    broadcast.status = BroadcastStatus.COMPLETED
+    broadcast.finished_at = timezone.now()
+    broadcast.save(update_fields=["status", "finished_at"])
+    return True
+
+
+def broadcast_has_pending(*, broadcast_id: int) -> bool:
+    return BroadcastRecipient.objects.filter(broadcast_id=broadcast_id, status=RecipientStatus.PENDING).exists()
+
+
+def broadcast_is_running(*, broadcast_id: int) -> bool:
+    return Broadcast.objects.filter(pk=broadcast_id, status=BroadcastStatus.RUNNING).exists()
+
+
+# --- progress (reads) -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    sent: int
+    failed: int
+    blocked: int
+    left: int
+
+    def __str__(self) -> str:
+        return f"sent {self.sent} · failed {self.failed} · blocked {self.blocked} · left {self.left} / {self.total}"
+
+
+def _progress_counts(prefix: str = "") -> dict:
+    def count(*statuses):
+        return Count(f"{prefix}id", filter=Q(**{f"{prefix}status__in": statuses}))
+
+    return {
+        "n_total": Count(f"{prefix}id"),
+        "n_sent": count(RecipientStatus.SENT),
+        "n_failed": count(RecipientStatus.FAILED),
+        "n_blocked": count(RecipientStatus.BLOCKED),
+        "n_left": count(RecipientStatus.PENDING, RecipientStatus.SENDING),
+    }
+
+
+def broadcast_progress(*, broadcast: Broadcast | int) -> Progress:
+    counts = BroadcastRecipient.objects.filter(broadcast_id=getattr(broadcast, "pk", broadcast)).aggregate(
+        **_progress_counts())
+    return Progress(*(counts[k] for k in ("n_total", "n_sent", "n_failed", "n_blocked", "n_left")))
+
+
+def broadcast_list_with_progress() -> QuerySet[Broadcast]:
+    """Broadcasts annotated with ``n_total``, ``n_sent``, ``n_failed``, ``n_blocked``, ``n_left``."""
+    return Broadcast.objects.annotate(**_progress_counts("recipients__"))
