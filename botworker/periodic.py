@@ -28,4 +28,5 @@ def prune_processed_updates() -> int:
 PERIODIC_TASKS: list[str] = [
     "botworker.periodic.recover_abandoned_tasks",
     "botworker.periodic.prune_processed_updates",
+    "generations.tasks.sweep_stuck_jobs",  # provider jobs whose poll chain was lost
 ]
