@@ -38,7 +38,9 @@ class ViewOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Transaction)
 class TransactionAdmin(BigTableAdminMixin, ViewOnlyAdmin):
-    list_display = ("id", "created_at", "user", "type", "status", "amount", "balance_after", "description", "created_by")
+    list_display = (
+        "id", "created_at", "user", "type", "status", "amount", "balance_after", "description", "created_by",
+    )
     list_filter = ("type", "status", "created_at")
     date_hierarchy = "created_at"
     list_select_related = ("user",)

@@ -174,11 +174,8 @@ class PromokodeAdmin(admin.ModelAdmin):
                 form.add_error(None, str(exc))
             else:
                 codes = [promo.code for promo in created]
-                self.message_user(
-                    request,
-                    ngettext("%(count)d code generated.", "%(count)d codes generated.", len(codes)) % {"count": len(codes)},
-                    messages.SUCCESS,
-                )
+                message = ngettext("%(count)d code generated.", "%(count)d codes generated.", len(codes))
+                self.message_user(request, message % {"count": len(codes)}, messages.SUCCESS)
         context = {
             **self.admin_site.each_context(request),
             "title": _("Generate promo codes"),

@@ -29,9 +29,11 @@ def test_nobody_adds_changes_or_deletes_ledger_entries_not_even_a_superuser(admi
     assert not model_admin.has_delete_permission(request, entry)
     assert model_admin.has_view_permission(request, entry)
 
+    change = reverse("admin:billing_transaction_change", args=[entry.pk])
+    delete = reverse("admin:billing_transaction_delete", args=[entry.pk])
     assert admin_client.get(reverse("admin:billing_transaction_add")).status_code == 403
-    assert admin_client.post(reverse("admin:billing_transaction_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
-    admin_client.post(reverse("admin:billing_transaction_change", args=[entry.pk]), {"amount": "-1", "description": "x"})
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+    assert admin_client.post(change, {"amount": "-1", "description": "x"}).status_code == 403
     changelist = admin_client.get(reverse("admin:billing_transaction_changelist"))
     assert b"delete_selected" not in changelist.content
     entry.refresh_from_db()
