@@ -85,6 +85,7 @@ class FakeBotAPI:
         self._runner: web.AppRunner | None = None
         self._new_update: asyncio.Event | None = None
         self.confirmed_offset = 0
+        self._closing = False
 
     # --- life cycle -----------------------------------------------------------------------------------------
     @property
@@ -101,6 +102,9 @@ class FakeBotAPI:
 
     def stop(self) -> None:
         if self._loop and self._runner:
+            # Long polls in progress return at once instead of holding the shutdown for their whole timeout.
+            self._closing = True
+            self._loop.call_soon_threadsafe(self._new_update.set)
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
@@ -235,7 +239,7 @@ class FakeBotAPI:
                     self.confirmed_offset = max(self.confirmed_offset, offset)
                     self._updates = [u for u in self._updates if u["update_id"] >= offset]
                 batch = self._updates[:limit]
-            if batch or time.monotonic() >= deadline:
+            if batch or self._closing or time.monotonic() >= deadline:
                 return web.json_response({"ok": True, "result": batch})
             self._new_update.clear()
             try:
