@@ -167,3 +167,16 @@ def test_staff_without_the_adjust_permission_gets_no_adjust_button(staff_client,
     user = make_user()
     page = client.get(reverse("admin:accounts_user_change", args=[user.pk]))
     assert page.status_code == 200 and b"adjust-balance-link" not in page.content
+
+
+@pytest.mark.django_db
+def test_the_user_page_costs_the_same_queries_with_3_or_25_ledger_entries(admin_client, make_user):
+    def queries_for(entries: int) -> int:
+        user = make_user()
+        for n in range(entries):
+            billing_services.balance_credit(user=user, amount=n + 1)
+        with CaptureQueriesContext(connection) as queries:
+            admin_client.get(reverse("admin:accounts_user_change", args=[user.pk]))
+        return len(queries.captured_queries)
+
+    assert queries_for(3) == queries_for(25)
