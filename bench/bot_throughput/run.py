@@ -38,8 +38,12 @@ KINDS = ("bare", "sqlite", "postgres")
 
 
 # --- the workload ----------------------------------------------------------------------------------------------
-def mix(first_id: int, count: int) -> tuple[list[dict], list[int]]:
-    """``count`` updates from chats ``first_id``...; returns them and the ids of the users that must pre-exist."""
+KIND_NAMES = ("/start (new user)", "menu:balance", "menu:main / menu:help", "unknown callback")
+
+
+def mix(first_id: int, count: int, only: int | None = None) -> tuple[list[dict], list[int]]:
+    """``count`` updates from chats ``first_id``...; returns them and the ids of the users that must pre-exist.
+    ``only``: every update of that kind of the mix (0-3) instead of all four in turn."""
     from tests.support import updates as tg
 
     from botworker.callbacks import Menu, MenuSection
@@ -47,7 +51,7 @@ def mix(first_id: int, count: int) -> tuple[list[dict], list[int]]:
     batch, existing = [], []
     for n in range(count):
         chat = first_id + n
-        kind = n % 4
+        kind = n % 4 if only is None else only
         if kind == 0:
             batch.append(tg.message(chat, "/start"))
             continue
@@ -55,7 +59,7 @@ def mix(first_id: int, count: int) -> tuple[list[dict], list[int]]:
         if kind == 1:
             data = Menu(section=MenuSection.BALANCE).pack()
         elif kind == 2:
-            data = Menu(section=MenuSection.MAIN if n % 8 == 2 else MenuSection.HELP).pack()
+            data = Menu(section=MenuSection.MAIN if n % 8 < 4 else MenuSection.HELP).pack()
         else:
             data = f"no_such_button:{n}"
         batch.append(tg.callback(chat, data))
@@ -104,6 +108,30 @@ def real_bot(api_url: str):
     return create_bot(TOKEN, api_url=api_url), create_dispatcher()
 
 
+class DatabaseCounter:
+    """Counts the SQL statements the bot runs and the database connections it opens (noise-free figures)."""
+
+    def __init__(self):
+        self.queries = self.connections = 0
+
+    def install(self) -> None:
+        from django.db.backends.signals import connection_created
+
+        connection_created.connect(self._created, weak=False)
+
+    def _created(self, sender, connection, **kwargs) -> None:
+        self.connections += 1
+        if self._count not in connection.execute_wrappers:
+            connection.execute_wrappers.append(self._count)
+
+    def _count(self, execute, sql, params, many, context):
+        self.queries += 1
+        return execute(sql, params, many, context)
+
+    def snapshot(self) -> tuple[int, int]:
+        return self.queries, self.connections
+
+
 def summarize(result: dict) -> dict:
     records = result["records"]
     done = [(handed, replied) for handed, replied in records if handed is not None and replied is not None]
@@ -116,7 +144,8 @@ def summarize(result: dict) -> dict:
     }
 
 
-async def drive(kind: str, server, phases: list[tuple[str, list[dict], float | None]]) -> dict:
+async def drive(kind: str, server, phases: list[tuple[str, list[dict], float | None]],
+                counter: DatabaseCounter | None) -> dict:
     bot, dp = bare_bot(server.base_url) if kind == "bare" else real_bot(server.base_url)
     allowed = sorted(set(dp.resolve_used_update_types()) | {"message", "callback_query"})
     polling = asyncio.create_task(
@@ -125,9 +154,14 @@ async def drive(kind: str, server, phases: list[tuple[str, list[dict], float | N
     try:
         for name, batch, rate in phases:
             calls_before = results[list(results)[-1]]["api_calls_total"] if results else 0
+            db_before = counter.snapshot() if counter else (0, 0)
             outcome = await asyncio.to_thread(server.run, batch, rate=rate)
             results[name] = summarize(outcome) | {"api_calls_total": outcome["calls"]}
             results[name]["api_calls"] = outcome["calls"] - calls_before
+            if counter:
+                queries, connections = (after - before for after, before in zip(counter.snapshot(), db_before))
+                results[name] |= {"queries_per_update": queries / len(batch),
+                                  "connections_per_update": connections / len(batch)}
     finally:
         await dp.stop_polling()
         await asyncio.wait_for(polling, 30)
@@ -161,11 +195,19 @@ def bot_process(kind: str, burst: int, paced: int, rate: float, conn_max_age: st
             if kind != "bare":
                 create_users(existing)
             phases.append((name, batch, pace))
+        if kind != "bare":  # SQL and connections per kind of update (counted, not timed)
+            for only, label in enumerate(KIND_NAMES):
+                batch, existing = mix(40_000_001 + only * 1000, 8, only)
+                create_users(existing)
+                phases.append((f"kind: {label}", batch, 20))
+        counter = None
         if kind != "bare":
             from django.db import connections
 
             connections.close_all()  # the bot's ORM thread opens its own
-        return asyncio.run(drive(kind, server, phases))
+            counter = DatabaseCounter()
+            counter.install()
+        return asyncio.run(drive(kind, server, phases, counter))
     finally:
         server.stop()
 
@@ -212,13 +254,18 @@ def main() -> None:
                                  "paced": {k: median([b["paced"][k] for b in bare]) for k in bare[0]["paced"]}})]
     rows += [(f"real bot, {kind}", result) for kind, result in real.items()]
     print(f"  {'bot':<20} {'updates/s':>9} {'ratio':>6} {'burst p50':>10} {'burst p99':>10} "
-          f"{'paced p50':>10} {'paced p99':>10} {'replied':>9} {'API calls':>9}")
+          f"{'paced p50':>10} {'paced p99':>10} {'replied':>9} {'API calls':>9} {'SQL/upd':>7} {'conn/upd':>8}")
     for label, result in rows:
         burst, paced = result["burst"], result["paced"]
         print(f"  {label:<20} {burst['per_second']:9.0f} {burst['per_second'] / base:6.2f} "
               f"{burst['p50_ms']:8.1f}ms {burst['p99_ms']:8.1f}ms {paced['p50_ms']:8.1f}ms {paced['p99_ms']:8.1f}ms "
-              f"{burst['replied'] + paced['replied']:>4}/{burst['updates'] + paced['updates']:<4} "
-              f"{burst['api_calls']:>9}")
+              f"{int(burst['replied'] + paced['replied']):>4}/{int(burst['updates'] + paced['updates']):<4} "
+              f"{int(burst['api_calls']):>9} {burst.get('queries_per_update', 0):7.1f} "
+              f"{burst.get('connections_per_update', 0):8.1f}")
+    for kind, result in real.items():
+        counted = ", ".join(f"{name[6:]}: {r['queries_per_update']:.1f} SQL / {r['connections_per_update']:.1f} conn"
+                            for name, r in result.items() if name.startswith("kind: "))
+        print(f"  per update on {kind}: {counted}")
     if "postgres" in real:
         pg = real["postgres"]
         ratio = pg["burst"]["per_second"] / base
