@@ -68,3 +68,31 @@ async def test_each_promo_refusal_has_its_own_message(bot_env, make_user, code, 
     call = await bot_env.wait_for("sendMessage", to(7003))
     assert message in call.text
     assert f"<code>{code}</code>" in call.text
+
+
+@pytest.mark.usefixtures("topup_packages")
+async def test_a_discount_code_lowers_the_invoice_and_the_payment_uses_it_up(bot_env):
+    await bot_env.orm(promo_code_create, code="SALE20", type=PromokodeType.DISCOUNT, discount_percent=Decimal("20"))
+    bot_env.feed(updates.message(7010, "/promo SALE20"))
+    await bot_env.wait_for("sendMessage", to(7010, "Скидка 20%"))
+    bot_env.feed(updates.callback(7010, "balance_top_up"))
+    packages = await bot_env.wait_for("sendMessage", to(7010, "Пополнение баланса"))
+    assert "скидка 20% уже учтена" in packages.text.lower()
+    assert "150 монет — 120 ⭐ (150)" in [b["text"] for b in packages.buttons()]
+    choice = next(b["callback_data"] for b in packages.buttons() if b["text"].startswith("150 монет"))
+    bot_env.feed(updates.callback(7010, choice))
+    invoice = await bot_env.wait_for("sendInvoice", to(7010))
+    assert invoice.json("prices")[0]["amount"] == 120
+    payload = invoice.data["payload"]
+    bot_env.feed(updates.pre_checkout(7010, payload=payload, total_amount=120))
+    assert (await bot_env.wait_for("answerPreCheckoutQuery")).data["ok"] in (True, "true")
+    bot_env.feed(updates.successful_payment(7010, payload=payload, total_amount=120, charge_id="sale-1"))
+    paid = await bot_env.wait_for("sendMessage", to(7010, "Оплата получена"))
+    assert "Начислено 150 монет" in paid.text
+    # The discount is used up: the same invoice cannot be paid again, and the next offer is at full price.
+    bot_env.feed(updates.pre_checkout(7010, payload=payload, total_amount=120))
+    answers = await bot_env.wait_for("answerPreCheckoutQuery", count=2)
+    assert answers[1].data["ok"] in (False, "false")
+    bot_env.feed(updates.callback(7010, "balance_top_up"))
+    again = await bot_env.wait_for("sendMessage", to(7010, "Пополнение баланса"), count=2)
+    assert "150 монет — 150 ⭐" in [b["text"] for b in again[1].buttons()]
