@@ -50,7 +50,10 @@ class AdjustBalanceForm(forms.Form):
 
     amount = forms.DecimalField(label=_("Amount"), min_value=Decimal("0.01"), max_digits=14, decimal_places=2)
     sign = forms.ChoiceField(label=_("Direction"), choices=SIGNS, widget=forms.RadioSelect, initial="credit")
-    reason = forms.CharField(label=_("Reason"), max_length=500, help_text=_("Written to the ledger entry."))
+    reason = forms.CharField(
+        label=_("Reason"), max_length=500, help_text=_("Written to the ledger entry."),
+        widget=forms.TextInput(attrs={"class": "vTextField"}),
+    )
 
     def signed_amount(self) -> Decimal:
         amount = self.cleaned_data["amount"]
