@@ -13,6 +13,7 @@ FEATURE_ROUTER_MODULES = (
     "botworker.routers.start",
     "botworker.routers.balance",
     "botworker.routers.payments",
+    "botworker.routers.refunds",
     "botworker.routers.promo",
     "botworker.routers.avatars",
     "botworker.routers.generation",

@@ -4,6 +4,7 @@ import itertools
 
 import pytest
 
+from tests.botworker.conftest import bot_env  # noqa: F401  the end-to-end bot fixture (refunded_payment tests)
 from tests.support.botapi import TOKEN, FakeBotAPI
 
 _ids = itertools.count(810_000_000)
@@ -39,3 +40,4 @@ def max_in_any_second(times: list[float]) -> int:
             start += 1
         best = max(best, end - start + 1)
     return best
+

@@ -1,0 +1,290 @@
+"""Telegram Stars money end to end: a small Bot API client (``refundStarPayment``, ``getStarTransactions``) and
+the services that refund a payment, record a refund made outside the bot, and reconcile the ledger with Telegram.
+
+Plain synchronous HTTP (urllib) against ``settings.BOT_API_URL``: billing imports neither aiogram nor botworker.
+
+A Stars top-up is a ``TOPUP`` ledger entry keyed ``stars:<telegram_payment_charge_id>``. A refund reverses it at
+most once (``billing.services.balance_reverse_payment``), so the ledger still equals the balance. When the user
+has already spent the coins, the ledger cannot take them back without going negative, so:
+- a refund asked for by an operator is refused *before* Telegram is asked (``InsufficientFunds``);
+- a refund Telegram already made (``refunded_payment``, or one found by reconciliation, or one the user spent the
+  coins of in the moment between check and reversal) is recorded on the entry as ``stars_refund_unreversed``
+  for the operator to settle, never pushed below zero.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Iterator
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.services import user_upsert_from_telegram
+from billing import services
+from billing.exceptions import BillingError, InsufficientFunds, NotRefundable
+from billing.models import TopUpPackage, Transaction, TransactionType
+from billing.selectors import balance_get
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "stars:"
+PAGE_SIZE = 100  # getStarTransactions allows at most 100 per call
+TIMEOUT = 15
+ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
+UNREVERSED_FLAG = "stars_refund_unreversed"
+UNKNOWN_FLAG = "stars_unknown_to_telegram"
+
+
+class StarsAPIError(BillingError):
+    """The Bot API refused a Stars call or could not be reached."""
+
+    def __init__(self, description: str, *, error_code: int | None = None):
+        self.description, self.error_code = description, error_code
+        super().__init__(f"Bot API error{f' {error_code}' if error_code else ''}: {description}")
+
+
+class RefundNotReversed(BillingError):
+    """Telegram refunded the payment but the coins were already spent: the entry is flagged for the operator."""
+
+
+# --- the Bot API client -----------------------------------------------------------------------------------------
+def bot_api_call(method: str, **params) -> Any:
+    """POST one Bot API method with a JSON body; returns ``result`` or raises ``StarsAPIError``."""
+    if not settings.BOT_TOKEN:
+        raise StarsAPIError("BOT_TOKEN is not set.")
+    url = f"{settings.BOT_API_URL.rstrip('/')}/bot{settings.BOT_TOKEN}/{method}"
+    request = urllib.request.Request(url, data=json.dumps(params).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            body = response.read()
+    except urllib.error.HTTPError as error:
+        body = error.read()  # the Bot API explains its errors in the body
+    except (urllib.error.URLError, OSError) as error:
+        raise StarsAPIError(f"{method}: cannot reach the Bot API ({getattr(error, 'reason', error)})") from None
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        raise StarsAPIError(f"{method}: the Bot API answered something that is not JSON") from None
+    if not answer.get("ok"):
+        raise StarsAPIError(answer.get("description") or "unknown error", error_code=answer.get("error_code"))
+    return answer.get("result")
+
+
+def refund_star_payment(*, user_id: int, telegram_payment_charge_id: str) -> None:
+    """Ask Telegram to refund; a payment already refunded counts as refunded."""
+    try:
+        bot_api_call("refundStarPayment", user_id=int(user_id), telegram_payment_charge_id=telegram_payment_charge_id)
+    except StarsAPIError as error:
+        if ALREADY_REFUNDED not in (error.description or "").upper():
+            raise
+
+
+def star_transactions() -> Iterator[dict]:
+    """Every Stars transaction of the bot, oldest first, page by page."""
+    offset = 0
+    while True:
+        page = (bot_api_call("getStarTransactions", offset=offset, limit=PAGE_SIZE) or {}).get("transactions") or []
+        yield from page
+        if len(page) < PAGE_SIZE:
+            return
+        offset += len(page)
+
+
+# --- refunds ----------------------------------------------------------------------------------------------------
+def charge_id_of(entry: Transaction) -> str:
+    charge_id = (entry.extra_data or {}).get("telegram_payment_charge_id")
+    if not charge_id and (entry.idempotency_key or "").startswith(KEY_PREFIX):
+        charge_id = entry.idempotency_key[len(KEY_PREFIX):]
+    return charge_id or ""
+
+
+def _stars_entry(entry: Transaction | int) -> Transaction:
+    entry = entry if isinstance(entry, Transaction) else Transaction.objects.select_related("user").get(pk=entry)
+    if entry.type != TransactionType.TOPUP or not charge_id_of(entry):
+        raise NotRefundable(f"Entry #{entry.pk} is not a Telegram Stars payment.")
+    return entry
+
+
+def _flag(entry: Transaction, **flags) -> None:
+    """Note something for the operator on a ledger entry (amounts never change)."""
+    with transaction.atomic():
+        locked = Transaction.objects.select_for_update().get(pk=entry.pk)
+        locked.extra_data = {**(locked.extra_data or {}), **flags}
+        locked.save(update_fields=["extra_data"])
+    entry.extra_data = locked.extra_data
+
+
+def _reverse_or_flag(entry: Transaction, *, created_by: str, description: str) -> Transaction:
+    try:
+        return services.balance_reverse_payment(entry=entry, description=description, created_by=created_by)
+    except InsufficientFunds as error:
+        _flag(entry, **{UNREVERSED_FLAG: True, "stars_refunded_at": timezone.now().isoformat()})
+        logger.warning("Stars payment %s refunded but its coins were spent; entry #%s flagged",
+                       charge_id_of(entry), entry.pk)
+        raise RefundNotReversed(
+            f"Telegram refunded entry #{entry.pk}, but the user has only {error.balance} of its {entry.amount} "
+            "coins left: the entry is flagged for an operator's decision.") from None
+
+
+def stars_payment_refund(*, entry: Transaction | int, created_by: str) -> Transaction:
+    """Refund a Stars payment through Telegram and take its coins back, once.
+
+    Refused (``InsufficientFunds``) before asking Telegram when the user no longer has the coins. Telegram's
+    ``CHARGE_ALREADY_REFUNDED`` counts as success. A second call returns the first reversal.
+    """
+    entry = _stars_entry(entry)
+    if (reversal := Transaction.objects.filter(refund_of=entry).first()) is not None:
+        return reversal
+    balance = balance_get(user=entry.user_id)
+    if balance < entry.amount:
+        raise InsufficientFunds(balance=balance, required=entry.amount)
+    telegram_user_id = (entry.extra_data or {}).get("telegram_user_id") or entry.user.telegram_id
+    refund_star_payment(user_id=telegram_user_id, telegram_payment_charge_id=charge_id_of(entry))
+    return _reverse_or_flag(entry, created_by=created_by,
+                            description=f"Telegram Stars refund of entry #{entry.pk} by {created_by}")
+
+
+def stars_refund_record(*, telegram_payment_charge_id: str, created_by: str = "telegram") -> Transaction | None:
+    """Telegram says this payment was refunded (``refunded_payment``): reverse its credit exactly once.
+
+    Returns the reversal, or None when the ledger has no such payment (logged). Raises ``RefundNotReversed`` when
+    the coins were spent (the entry is flagged).
+    """
+    entry = Transaction.objects.filter(
+        idempotency_key=f"{KEY_PREFIX}{telegram_payment_charge_id}", type=TransactionType.TOPUP).first()
+    if entry is None:
+        logger.warning("Refund of unknown Stars payment %s: nothing to reverse", telegram_payment_charge_id)
+        return None
+    return _reverse_or_flag(entry, created_by=created_by,
+                            description="Telegram Stars payment refunded outside the bot")
+
+
+# --- reconciliation ---------------------------------------------------------------------------------------------
+@dataclass
+class TelegramPayment:
+    charge_id: str
+    stars: int
+    user: dict
+    payload: str
+    date: int
+    refunded: bool = False
+
+
+@dataclass
+class ReconcileReport:
+    telegram_payments: int = 0
+    ledger_payments: int = 0
+    missing: list[TelegramPayment] = field(default_factory=list)          # Telegram has, the ledger lacks
+    credited: list[Transaction] = field(default_factory=list)             # ... and were credited (--fix)
+    refunded_never_credited: list[TelegramPayment] = field(default_factory=list)
+    unknown: list[Transaction] = field(default_factory=list)              # the ledger has, Telegram does not
+    refunds_not_reversed: list[Transaction] = field(default_factory=list)  # refunded on Telegram, credit stands
+    reversed: list[Transaction] = field(default_factory=list)             # ... and were reversed (--fix)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not (self.missing or self.unknown or self.refunds_not_reversed or self.problems)
+
+
+def telegram_payments() -> dict[str, TelegramPayment]:
+    """Incoming invoice payments by charge id; a refund is listed with the same id and the user as receiver."""
+    payments: dict[str, TelegramPayment] = {}
+    refunded: set[str] = set()
+    for item in star_transactions():
+        source, receiver = item.get("source") or {}, item.get("receiver") or {}
+        if source.get("type") == "user" and source.get("transaction_type", "invoice_payment") == "invoice_payment":
+            payments[item["id"]] = TelegramPayment(
+                charge_id=item["id"], stars=int(item.get("amount") or 0), user=source.get("user") or {},
+                payload=source.get("invoice_payload") or "", date=int(item.get("date") or 0))
+        elif receiver.get("type") == "user":
+            refunded.add(item["id"])
+    for charge_id in refunded & payments.keys():
+        payments[charge_id].refunded = True
+    return payments
+
+
+def _package_from_payload(payload: str) -> TopUpPackage | None:
+    """The bot's payload is ``topup:<telegram id>:<package id>:<stars>:<discount>`` (promocodes.services)."""
+    parts = (payload or "").split(":")
+    if len(parts) == 5 and parts[0] == "topup" and parts[2].isdigit():
+        return TopUpPackage.objects.filter(pk=int(parts[2])).first()
+    return None
+
+
+def _credit_missing(payment: TelegramPayment, *, created_by: str) -> Transaction:
+    """Credit what the bot would have: the package's coins when the payload names one, else 1 coin per Star.
+
+    Promo code bonuses and discounts are not replayed: they belong to the purchase flow and stay pending.
+    """
+    tg_user = payment.user
+    user = User.objects.filter(telegram_id=tg_user["id"]).first() or user_upsert_from_telegram(
+        telegram_id=tg_user["id"], first_name=tg_user.get("first_name"), last_name=tg_user.get("last_name"),
+        username=tg_user.get("username"), language_code=tg_user.get("language_code"),
+        is_premium=tg_user.get("is_premium"), is_bot=tg_user.get("is_bot"))
+    package = _package_from_payload(payment.payload)
+    amount = package.total_credits if package else Decimal(payment.stars)
+    return services.balance_credit(
+        user=user, amount=amount, type=TransactionType.TOPUP, idempotency_key=f"{KEY_PREFIX}{payment.charge_id}",
+        description=f"Telegram Stars (reconciled): {package.title if package else f'{payment.stars} ⭐'}",
+        created_by=created_by,
+        extra_data={
+            "telegram_payment_charge_id": payment.charge_id, "invoice_payload": payment.payload,
+            "stars": payment.stars, "package_id": package.pk if package else None,
+            "telegram_user_id": tg_user["id"], "reconciled": True,
+        },
+    )
+
+
+def stars_reconcile(*, fix: bool = False, created_by: str = "reconcile_stars") -> ReconcileReport:
+    """Compare Telegram's Stars payments with the ledger's Stars credits; with ``fix``, repair what is safe.
+
+    Fixes: credit payments the ledger lacks (once, marked ``reconciled``), reverse credits of payments Telegram
+    refunded, flag ledger credits Telegram does not know (``stars_unknown_to_telegram``) — never delete them.
+    """
+    report = ReconcileReport()
+    payments = telegram_payments()
+    report.telegram_payments = len(payments)
+    ledger = {charge_id_of(e): e for e in Transaction.objects.filter(
+        type=TransactionType.TOPUP, idempotency_key__startswith=KEY_PREFIX).select_related("user")}
+    report.ledger_payments = len(ledger)
+    reversed_ids = set(Transaction.objects.filter(refund_of__in=ledger.values()).values_list("refund_of_id", flat=True))
+
+    for charge_id, payment in payments.items():
+        entry = ledger.get(charge_id)
+        if entry is None:
+            if payment.refunded:
+                report.refunded_never_credited.append(payment)
+                continue
+            report.missing.append(payment)
+            if fix:
+                _try(report, f"credit {charge_id}", lambda: report.credited.append(
+                    _credit_missing(payment, created_by=created_by)))
+        elif payment.refunded and entry.pk not in reversed_ids:
+            report.refunds_not_reversed.append(entry)
+            if fix:
+                _try(report, f"reverse {charge_id}", lambda: report.reversed.append(
+                    stars_refund_record(telegram_payment_charge_id=charge_id, created_by=created_by)))
+
+    for charge_id, entry in ledger.items():
+        if charge_id not in payments:
+            report.unknown.append(entry)
+            if fix and not (entry.extra_data or {}).get(UNKNOWN_FLAG):
+                _flag(entry, **{UNKNOWN_FLAG: True, "stars_checked_at": timezone.now().isoformat()})
+    return report
+
+
+def _try(report: ReconcileReport, what: str, action) -> None:
+    try:
+        action()
+    except BillingError as error:
+        report.problems.append(f"{what}: {error}")
