@@ -113,3 +113,27 @@ def test_refunding_spent_stars_is_refused_as_a_message(admin_client, entry):
     assert response.status_code == 302
     assert [m.level_tag for m in get_messages(response.wsgi_request)] == ["error"]
     assert balance_get(user=entry.user) == Decimal("70")
+
+
+@pytest.mark.django_db
+def test_the_refund_button_refunds_a_stars_payment_through_telegram_once(admin_client, make_user, settings):
+    pytest.importorskip("billing.stars", reason="billing.stars (Stars refunds) is written by another task")
+    from tests.support.botapi import TOKEN, FakeBotAPI
+
+    user = make_user()
+    payment = billing_services.balance_credit(
+        user=user, amount=100, type=TransactionType.TOPUP, idempotency_key="stars:ch-9",
+        extra_data={"telegram_payment_charge_id": "ch-9", "telegram_user_id": user.telegram_id},
+    )
+    refund_url = reverse("admin:billing_transaction_refund_stars", args=[payment.pk])
+    with FakeBotAPI() as api:
+        settings.BOT_TOKEN, settings.BOT_API_URL = TOKEN, api.base_url
+        response = admin_client.post(refund_url)
+        assert [m.level_tag for m in get_messages(response.wsgi_request)] == ["success"]
+        assert api.calls_of("refundStarPayment")[0].data["telegram_payment_charge_id"] == "ch-9"
+        page = admin_client.get(reverse("admin:billing_transaction_change", args=[payment.pk]))
+        assert b"refund-stars-form" not in page.content  # refunded: no second button
+    reversal = Transaction.objects.get(refund_of=payment)
+    assert (reversal.type, reversal.amount) == (TransactionType.PAYMENT_REFUND, Decimal("-100"))
+    assert reversal.created_by == "admin:admin"
+    assert balance_get(user=user) == 0
