@@ -109,9 +109,26 @@ def legacy_server():
     server.admin(f"DROP DATABASE IF EXISTS {template} WITH (FORCE)")
 
 
+@contextmanager
+def _scratch_copy(server: Server):
+    name = f"adopt_{uuid.uuid4().hex[:12]}"
+    server.admin(f"CREATE DATABASE {name} TEMPLATE {server.template}")
+    try:
+        yield LegacyDatabase(server, name)
+    finally:
+        server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 @pytest.fixture
 def legacy_db(legacy_server):
-    name = f"adopt_{uuid.uuid4().hex[:12]}"
-    legacy_server.admin(f"CREATE DATABASE {name} TEMPLATE {legacy_server.template}")
-    yield LegacyDatabase(legacy_server, name)
-    legacy_server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with _scratch_copy(legacy_server) as db:
+        yield db
+
+
+@pytest.fixture(scope="module")
+def adopted_db(legacy_server):
+    """One adopted database shared by tests that only read it (or change rows they alone look at)."""
+    with _scratch_copy(legacy_server) as db:
+        result = db.manage("adopt_legacy_db")
+        assert result.returncode == 0, result.stdout + result.stderr
+        yield db
