@@ -1,17 +1,17 @@
 """``manage.py runbot``: the bot worker, long polling."""
 
 import asyncio
+import re
 from contextlib import ExitStack
 
-from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
-from aiogram.utils.token import TokenValidationError, validate_token
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
-from botworker.dispatcher import allowed_updates, create_bot, create_dispatcher
 from botworker.poller_lock import PollerAlreadyRunning, poller_lock
 
+# "<bot id>:<secret>", as @BotFather gives it (the shape aiogram's validate_token accepts).
+TOKEN_SHAPE = re.compile(r"^\d+:\S+$")
 
 
 class Command(BaseCommand):
@@ -27,10 +27,8 @@ class Command(BaseCommand):
         token = settings.BOT_TOKEN
         if not token:
             raise CommandError("BOT_TOKEN is not set: put the token from @BotFather in the environment or .env.")
-        try:
-            validate_token(token)
-        except TokenValidationError:
-            raise CommandError("BOT_TOKEN is malformed: expected '<digits>:<secret>' as given by @BotFather.") from None
+        if not TOKEN_SHAPE.match(token):
+            raise CommandError("BOT_TOKEN is malformed: expected '<digits>:<secret>' as given by @BotFather.")
         _never_keep_connections()
         with ExitStack() as stack:
             bot_id = int(token.split(":")[0])  # the token starts with the bot's id, as aiogram's Bot.id reads it
@@ -45,6 +43,11 @@ class Command(BaseCommand):
         self.stdout.write("Bot stopped.")
 
     async def run(self, token: str, polling_timeout: int) -> None:
+        # aiogram takes seconds to import: imported here, so that a configuration error is reported at once.
+        from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
+
+        from botworker.dispatcher import create_bot
+
         bot = create_bot(token)
         try:
             try:
@@ -64,6 +67,8 @@ class Command(BaseCommand):
             await bot.session.close()
 
     async def poll(self, bot, username: str, polling_timeout: int) -> None:
+        from botworker.dispatcher import allowed_updates, create_dispatcher
+
         dp = create_dispatcher()
         self.stdout.write(f"Polling as @{username} via {settings.BOT_API_URL}. Stop with Ctrl+C.")
         # Never drop pending updates (no deleteWebhook(drop_pending_updates=True)): payments may be among them.
