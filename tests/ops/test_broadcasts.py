@@ -233,3 +233,24 @@ def test_three_workers_share_a_broadcast_without_duplicates_and_within_the_rate(
     # threads share one GIL here) may overlap the next slot by its lateness: the pace margin leaves room for that.
     assert max_in_any_second([c.at for c in api.calls_of("sendMessage")]) <= 200 * 1.05
     assert _statuses(broadcast) == {RecipientStatus.SENT: 600}
+
+
+def test_the_resume_command_fails_interrupted_rows_and_restarts_delivery(
+        api, bulk_users, settings, django_capture_on_commit_callbacks):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.BROADCAST_RATE_PER_SECOND = 1000
+    settings.BROADCAST_BATCH_SIZE = 5
+    bulk_users(12)
+    broadcast = _broadcast()
+    with django_capture_on_commit_callbacks(execute=False):
+        broadcasts.broadcast_start(broadcast=broadcast)
+    broadcasts.broadcast_claim_batch(broadcast_id=broadcast.pk)  # a worker died holding these 5
+    out = StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("resume_broadcasts", "--stale-after", "0", stdout=out)
+    assert f"Resumed 1 running broadcast(s): {broadcast.pk}." in out.getvalue()
+    assert broadcasts.broadcast_progress(broadcast=broadcast) == broadcasts.Progress(12, 7, 5, 0, 0)
+    assert len(api.calls_of("sendMessage")) == 7
