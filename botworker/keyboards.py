@@ -11,7 +11,8 @@ from botworker.callbacks import BalanceTopUp, Menu, MenuSection
 def coins(amount: Decimal) -> str:
     """Coins as users read them: whole numbers without ``.00``."""
     amount = Decimal(amount)
-    return f"{amount:,.0f}".replace(",", " ") if amount == amount.to_integral_value() else f"{amount:,.2f}".replace(",", " ")
+    text = f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
+    return text.replace(",", " ")
 
 
 def menu_button(section: MenuSection, text: str) -> InlineKeyboardButton:

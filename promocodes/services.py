@@ -212,14 +212,16 @@ def purchase_complete(
     """Credit a ``successful_payment`` once: the package's coins (TOPUP), pending promo bonuses (BONUS), and mark
     the discount and bonuses used, all in one transaction keyed by ``telegram_payment_charge_id``."""
     invoice = invoice_parse(payload)
-    key = f"stars:{telegram_payment_charge_id}"
+    key = f"stars:{telegram_payment_charge_id}"  # billing.stars (refunds, reconciliation) relies on this form
+    bonus_key = f"promo-bonus:{telegram_payment_charge_id}"
     with transaction.atomic():
         # One purchase of a user at a time: a second delivery waits here, then finds the first one's entry.
         payer = User.objects.select_for_update().get(telegram_id=payer_telegram_id)
         existing = Transaction.objects.filter(idempotency_key=key).first()
         if existing is not None:
-            return PurchaseResult(topup=existing, bonus=Transaction.objects.filter(idempotency_key=f"{key}:bonus").first(),
-                                  balance=billing_selectors.balance_get(user=payer), duplicate=True)
+            bonus = Transaction.objects.filter(idempotency_key=bonus_key).first()
+            return PurchaseResult(topup=existing, bonus=bonus, balance=billing_selectors.balance_get(user=payer),
+                                  duplicate=True)
         package = TopUpPackage.objects.filter(pk=invoice.package_id).first()
         if package is None:
             raise PackageUnavailable(f"Paid package {invoice.package_id} no longer exists (charge {key}).")
@@ -235,7 +237,7 @@ def purchase_complete(
         if invoice.discount_usage_id:
             PromokodeUsage.objects.filter(pk=invoice.discount_usage_id, user=payer, consumed_at__isnull=True).update(
                 consumed_at=now, package_used=str(package.pk))
-        bonus = _credit_pending_bonuses(payer, key=f"{key}:bonus", package=package, now=now)
+        bonus = _credit_pending_bonuses(payer, key=bonus_key, package=package, now=now)
     return PurchaseResult(topup=topup, bonus=bonus, balance=(bonus or topup).balance_after, duplicate=False)
 
 

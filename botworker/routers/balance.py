@@ -36,10 +36,13 @@ def _balance_screen(user: User) -> BalanceScreen:
     )
 
 
+def _signed(amount: Decimal) -> str:
+    return f"{'+' if amount > 0 else '−'}{coins(abs(amount))}"
+
+
 def _entry_line(entry: Transaction) -> str:
     when = timezone.localtime(entry.created_at).strftime("%d.%m %H:%M")
-    sign = "+" if entry.amount > 0 else "−"
-    return f"• {when}  {sign}{coins(abs(entry.amount))}  {escape(str(entry.get_type_display()))}"
+    return f"• {when}  {_signed(entry.amount)}  {escape(str(entry.get_type_display()))}"
 
 
 def balance_text(screen: BalanceScreen) -> str:
@@ -60,7 +63,7 @@ def balance_text(screen: BalanceScreen) -> str:
 
 def balance_keyboard(screen: BalanceScreen) -> InlineKeyboardMarkup:
     entry_buttons = [
-        InlineKeyboardButton(text=f"#{entry.pk} {'+' if entry.amount > 0 else '−'}{coins(abs(entry.amount))}",
+        InlineKeyboardButton(text=f"#{entry.pk} {_signed(entry.amount)}",
                              callback_data=LedgerEntry(entry_id=entry.pk).pack())
         for entry in screen.entries[:3]
     ]
@@ -91,8 +94,7 @@ async def show_entry(callback: CallbackQuery, callback_data: LedgerEntry, db_use
         "Дата: {when}\nТип: {type}\nСумма: {amount} монет\nБаланс после: {after} монет"
     ).format(
         id=entry.pk, when=timezone.localtime(entry.created_at).strftime("%d.%m.%Y %H:%M"),
-        type=escape(str(entry.get_type_display())), amount=f"{'+' if entry.amount > 0 else '−'}{coins(abs(entry.amount))}",
-        after=coins(entry.balance_after),
+        type=escape(str(entry.get_type_display())), amount=_signed(entry.amount), after=coins(entry.balance_after),
     )
     await callback.message.answer(text, reply_markup=InlineKeyboardMarkup(inline_keyboard=[
         [menu_button(MenuSection.BALANCE, _("◀️ К балансу")), main_menu_button()],

@@ -76,8 +76,9 @@ async def activate(message: Message, *, code: str, state: FSMContext, db_user: U
         activation = await db(promo_code_activate, user=db_user, code=code)
     except promo_errors.PromoCodeError as error:
         await state.clear()
+        retry = [menu_button(MenuSection.PROMO, _("🔁 Другой промокод"))]
         await message.answer(f"{refusal_text(error)}\n<code>{escape(code.upper()[:50])}</code>",
-                             reply_markup=back_to_menu_keyboard([menu_button(MenuSection.PROMO, _("🔁 Другой промокод"))]))
+                             reply_markup=back_to_menu_keyboard(retry))
         return
     await state.clear()
     rows = [[top_up_button(_("➕ Пополнить"))]] if activation.promokode.type != PromokodeType.BALANCE else []

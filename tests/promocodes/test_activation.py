@@ -115,6 +115,7 @@ def test_a_bonus_code_is_added_to_the_next_top_up_only(make_user):
     first = purchase_complete(payer_telegram_id=user.telegram_id, payload=payload, total_amount=100,
                               telegram_payment_charge_id="c1")
     assert first.bonus.type == TransactionType.BONUS and first.bonus.amount == Decimal("30")
+    assert first.topup.idempotency_key == "stars:c1" and first.bonus.idempotency_key == "promo-bonus:c1"
     assert first.balance == Decimal("140")
     again = purchase_complete(payer_telegram_id=user.telegram_id, payload=payload, total_amount=100,
                               telegram_payment_charge_id="c1")
