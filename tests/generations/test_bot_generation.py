@@ -131,10 +131,24 @@ async def test_a_generation_that_never_finishes_is_cancelled_and_refunded(bot, f
 
 
 def run_worker():
+    """The real db_worker loop in batch mode: runs every ready task, then returns (on its own connection)."""
+    from django.db import connections
     from django_tasks_db.management.commands.db_worker import Worker
 
-    Worker(queue_names=["default"], interval=0, batch=True, backend_name="default", startup_delay=False,
-           max_tasks=None, worker_id="test-worker", excluded_queue_names=[]).run()
+    try:
+        Worker(queue_names=["default"], interval=0, batch=True, backend_name="default", startup_delay=False,
+               max_tasks=None, worker_id="test-worker", excluded_queue_names=[]).run()
+    finally:
+        connections.close_all()
+
+
+def enqueue_sweep():
+    from django.db import connections
+
+    try:
+        tasks.sweep_stuck_jobs.enqueue()
+    finally:
+        connections.close_all()
 
 
 async def test_a_restart_in_the_middle_of_a_generation_completes_it_once_and_delivers_once(
@@ -170,9 +184,9 @@ async def test_a_restart_in_the_middle_of_a_generation_completes_it_once_and_del
                                                        allowed_updates=allowed_updates(new_dp)))
     settings.FAL_POLL_INTERVAL = 0
     try:
-        await asyncio.to_thread(tasks.sweep_stuck_jobs.enqueue)
+        await asyncio.to_thread(enqueue_sweep)
         await asyncio.to_thread(run_worker)
-        await asyncio.to_thread(tasks.sweep_stuck_jobs.enqueue)
+        await asyncio.to_thread(enqueue_sweep)
         await asyncio.to_thread(run_worker)
         generation = await bot.orm(ImageGeneration.objects.get, pk=generation.pk)
         assert generation.status == GenerationStatus.COMPLETED and generation.delivered_at

@@ -224,3 +224,29 @@ def test_the_dev_backend_trains_and_completes_offline(funded_user, settings, med
     services.avatar_training_start(user=user, avatar_id=avatar.pk)
     avatar.refresh_from_db()
     assert avatar.status == AvatarStatus.COMPLETED  # the dev backend completes at once (tasks run immediately)
+
+
+@pytest.mark.postgres
+def test_an_album_of_the_same_photo_sent_at_once_keeps_it_once(funded_user, media, settings):
+    """Concurrent uploads (an album): the row lock and the unique (avatar, hash) constraint keep one copy."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    settings.AVATAR_MAX_PHOTOS = 10
+
+    user = funded_user()
+    avatar = services.avatar_create(user=user, name="Аня", gender="female")
+
+    def upload(seed):
+        try:
+            return services.avatar_photo_add(user=user, avatar_id=avatar.pk, content=image_bytes(seed))[1]
+        except PhotoRejected as exc:
+            return exc.reason
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = list(pool.map(upload, [1, 1, 1, 2, 3, 4]))
+    assert outcomes.count("duplicate") == 2, outcomes
+    assert avatar.photos.count() == 4 and sorted(a.upload_order for a in avatar.photos.all()) == [1, 2, 3, 4]
