@@ -105,3 +105,11 @@ def test_without_a_key_production_refuses_and_debug_uses_the_labelled_dev_backen
     submitted = backend.submit(fal.LORA_GENERATOR, {"prompt": "x", "num_images": 2, "image_size": "portrait_4_3"})
     images = backend.result(fal.LORA_GENERATOR, submitted.request_id)["images"]
     assert len(images) == 2 and backend.download(images[0]["url"])[:4] == b"\x89PNG"
+
+
+def test_a_call_that_takes_longer_than_its_timeout_is_retried_then_a_transient_error(fake_fal):
+    client = fal.FalClient(key=fake_fal.key, queue_url=fake_fal.base_url, rest_url=fake_fal.base_url,
+                           cdn_url=fake_fal.base_url, timeout=0.2, retries=1, backoff=0.01)
+    fake_fal.fail("/fal-ai/flux-lora", 200, times=2, delay=1.0)
+    with pytest.raises(ProviderTransientError):
+        client.submit(fal.LORA_GENERATOR, {"prompt": "x"})

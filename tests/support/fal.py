@@ -60,6 +60,7 @@ class Injected:
     times: int
     body: dict = field(default_factory=lambda: {"detail": "injected failure"})
     headers: dict = field(default_factory=dict)
+    delay: float = 0.0  # seconds to stall before answering (a provider that times out)
 
 
 class FakeFal:
@@ -123,10 +124,11 @@ class FakeFal:
             self._scripts.append(Script(outcome, queued, running))
 
     def fail(self, path_part: str, status: int = 500, *, times: int = 1, body: dict | None = None,
-             headers: dict | None = None) -> None:
+             headers: dict | None = None, delay: float = 0.0) -> None:
+        """Answer the next ``times`` requests whose path contains ``path_part`` with ``status``, after ``delay``."""
         with self._lock:
             self._faults.append(Injected(path_part, status, times, body or {"detail": "injected failure"},
-                                         headers or {}))
+                                         headers or {}, delay))
 
     def submitted(self, endpoint: str | None = None) -> list[Job]:
         with self._lock:
@@ -151,6 +153,8 @@ class FakeFal:
             if fault:
                 fault.times -= 1
         if fault:
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
             return web.json_response(fault.body, status=fault.status, headers=fault.headers)
         if request.method == "GET" and path.startswith("/files/"):
             content = self.uploads.get(path.removeprefix("/files/"))
