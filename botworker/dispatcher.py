@@ -13,12 +13,14 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
 from aiogram.types import ErrorEvent
 from django.conf import settings
 
+from accounts.services import user_mark_bot_blocked
 from botworker import texts
 from botworker.middlewares import DatabaseConnectionMiddleware, UserMiddleware
+from botworker.orm import db
 from botworker.routers import fallback_router, feature_routers
 from botworker.session import RetryMiddleware
 from botworker.storage import DatabaseStorage
@@ -58,19 +60,30 @@ def allowed_updates(dp: Dispatcher) -> list[str]:
 async def on_error(event: ErrorEvent, bot: Bot) -> bool:
     """A handler failed: log it with its traceback, apologise to the user, keep the worker running."""
     update = event.update
+    user = getattr(update.event, "from_user", None)
+    if isinstance(event.exception, TelegramForbiddenError) and user is not None:
+        # The user blocked the bot while we answered: nothing to apologise to, just remember it.
+        logger.info("User %s blocked the bot: %s", user.id, event.exception)
+        await db(user_mark_bot_blocked, telegram_id=user.id)
+        return True
     logger.error("Update %s failed: %r", update.update_id, event.exception, exc_info=event.exception)
-    try:
-        if update.pre_checkout_query:
-            await update.pre_checkout_query.answer(ok=False, error_message=texts.apology())
-        elif update.callback_query:
-            await update.callback_query.answer()
-            if update.callback_query.message:
-                await bot.send_message(update.callback_query.message.chat.id, texts.apology())
-        elif update.message:
-            await bot.send_message(update.message.chat.id, texts.apology())
-    except TelegramAPIError as error:
-        logger.warning("Could not send the apology for update %s: %s", update.update_id, error)
+    if update.pre_checkout_query:
+        await _quietly(update.pre_checkout_query.answer(ok=False, error_message=texts.apology()))
+    elif update.callback_query:
+        # The handler may have answered the callback already; the apology message goes out either way.
+        await _quietly(update.callback_query.answer())
+        if update.callback_query.message:
+            await _quietly(bot.send_message(update.callback_query.message.chat.id, texts.apology()))
+    elif update.message:
+        await _quietly(bot.send_message(update.message.chat.id, texts.apology()))
     return True
+
+
+async def _quietly(request) -> None:
+    try:
+        await request
+    except TelegramAPIError as error:
+        logger.warning("Could not send the apology: %s", error)
 
 
 async def finish_updates_in_hand(dispatcher: Dispatcher) -> None:

@@ -8,7 +8,7 @@ import time
 import pytest
 from django.db import connection
 
-from accounts.models import UserState
+from accounts.models import User, UserState
 from botworker.callbacks import Menu, MenuSection
 from botworker.dispatcher import allowed_updates, create_bot, create_dispatcher
 from tests.support import updates
@@ -39,6 +39,17 @@ async def test_a_crash_in_a_callback_is_answered_so_the_spinner_stops(bot_env):
     bot_env.feed(updates.callback(8002, Menu(section=MenuSection.BALANCE).pack()))
     await bot_env.wait_for("sendMessage", to(8002, "Что-то пошло не так"))
     assert bot_env.api.calls_of("answerCallbackQuery")
+
+
+async def test_a_user_who_blocked_the_bot_is_remembered_not_apologised_to(bot_env, caplog):
+    bot_env.api.block_user(8007)
+    bot_env.feed(updates.message(8007, "/start"))
+    await bot_env.wait_for("sendMessage", to(8007))
+    await bot_env.idle()
+    assert len(bot_env.api.calls_of("sendMessage")) == 1
+    user = await bot_env.orm(User.objects.get, telegram_id=8007)
+    assert user.bot_blocked_at is not None
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_a_429_from_the_bot_api_is_waited_out(bot_env):
