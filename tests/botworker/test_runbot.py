@@ -1,5 +1,6 @@
 """``manage.py runbot`` as operators run it: a subprocess polling the tests' Bot API server."""
 
+import json
 import os
 import signal
 import subprocess
@@ -72,6 +73,9 @@ def test_runbot_handles_updates_and_stops_on_sigterm_with_exit_code_0(api):
     assert "Bot stopped." in out
     assert not [c for c in api.calls_of("deleteWebhook") if c.data.get("drop_pending_updates") in (True, "true")]
     assert User.objects.filter(telegram_id__in=[9001, 9002]).count() == 2
+    allowed = api.last_get_updates["allowed_updates"]
+    assert {"message", "callback_query", "pre_checkout_query"} <= set(
+        json.loads(allowed) if isinstance(allowed, str) else allowed)
 
 
 def test_a_second_runbot_for_the_same_bot_is_refused(api):

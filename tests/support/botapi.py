@@ -86,6 +86,7 @@ class FakeBotAPI:
         self._new_update: asyncio.Event | None = None
         self.confirmed_offset = 0
         self._closing = False
+        self.last_get_updates: dict = {}
 
     # --- life cycle -----------------------------------------------------------------------------------------
     @property
@@ -229,6 +230,7 @@ class FakeBotAPI:
         return web.json_response({"ok": True, "result": result})
 
     async def _get_updates(self, data: dict) -> web.Response:
+        self.last_get_updates = dict(data)  # what the poller asked for (offset, timeout, allowed_updates)
         offset = int(data.get("offset") or 0)
         timeout = float(data.get("timeout") or 0)
         limit = int(data.get("limit") or 100)
