@@ -119,6 +119,7 @@ def avatar_delete(*, user, avatar_id) -> None:
             raise InvalidState("training in progress")
         names = [p.file.name for p in avatar.photos.all() if p.file]
         avatar.delete()
+        _make_main_if_none(avatar.user_id)
     for name in names:
         default_storage.delete(name)
 
@@ -339,11 +340,23 @@ def avatar_training_complete(*, avatar_id, request_id: str, output) -> bool:
         )
         if not done:
             return False
-        avatar = Avatar.objects.select_for_update().get(pk=avatar_id)
-        if not Avatar.objects.filter(user_id=avatar.user_id, is_main=True).exists():
-            Avatar.objects.filter(pk=avatar.pk).update(is_main=True)
-        _on_commit("notify_avatar_training", str(avatar.pk))
+        _make_main_if_none(Avatar.objects.get(pk=avatar_id).user_id)
+        _on_commit("notify_avatar_training", str(avatar_id))
     return True
+
+
+def _make_main_if_none(user_id) -> None:
+    """The user's newest completed avatar becomes main when there is none (first training, main deleted)."""
+    if Avatar.objects.filter(user_id=user_id, is_main=True).exists():
+        return
+    candidate = Avatar.objects.filter(user_id=user_id, status=AvatarStatus.COMPLETED).order_by("-created_at").first()
+    if candidate is None:
+        return
+    try:
+        with transaction.atomic():
+            Avatar.objects.filter(pk=candidate.pk).update(is_main=True)
+    except IntegrityError:
+        pass  # another avatar of the user became main at the same moment: one main is all we need
 
 
 def avatar_training_fail(*, avatar_id, reason: str, request_id: str | None = None) -> bool:
@@ -649,10 +662,8 @@ def generation_deliver(*, generation_id) -> bool:
                 with default_storage.open(name, "rb") as handle:
                     images.append((name.rsplit("/", 1)[-1], handle.read()))
             notify.send_album(chat_id=chat_id, images=images, caption=_("✨ Изображения готовы!"))
-            notify.send_message(
-                chat_id=chat_id, text=_("Изображения сохранены в галерее."),
-                reply_markup=notify.keyboard([(_("🎨 Ещё"), "generate"), (_("🖼 Галерея"), "gallery")]),
-            )
+            _send_quietly(chat_id=chat_id, text=_("Изображения сохранены в галерее."),
+                          reply_markup=notify.keyboard([(_("🎨 Ещё"), "generate"), (_("🖼 Галерея"), "gallery")]))
         else:
             notify.send_message(
                 chat_id=chat_id,
@@ -665,6 +676,14 @@ def generation_deliver(*, generation_id) -> bool:
         logger.warning("generation %s not delivered: %s", generation.pk, exc)
         return False
     return True
+
+
+def _send_quietly(**kwargs) -> None:
+    """A follow-up message after the album was delivered: losing it must not re-send the album."""
+    try:
+        notify.send_message(**kwargs)
+    except notify.DeliveryFailed as exc:
+        logger.info("follow-up message not delivered: %s", exc)
 
 
 def _owned_generation(*, user, generation_id) -> ImageGeneration:

@@ -250,3 +250,12 @@ def test_an_album_of_the_same_photo_sent_at_once_keeps_it_once(funded_user, medi
         outcomes = list(pool.map(upload, [1, 1, 1, 2, 3, 4]))
     assert outcomes.count("duplicate") == 2, outcomes
     assert avatar.photos.count() == 4 and sorted(a.upload_order for a in avatar.photos.all()) == [1, 2, 3, 4]
+
+
+def test_deleting_the_main_avatar_makes_another_ready_one_main(funded_user, ready_avatar, media):
+    user = funded_user()
+    main = ready_avatar(user, name="Основной", main=True)
+    other = ready_avatar(user, name="Другой", main=False)
+    services.avatar_delete(user=user, avatar_id=main.pk)
+    other.refresh_from_db()
+    assert other.is_main
