@@ -6,10 +6,16 @@ Tasks of this app live here rather than in ``botworker/tasks.py`` (broadcast del
 
 from __future__ import annotations
 
+import logging
+from dataclasses import fields
+from datetime import timedelta
+
 from django_tasks import task
 
 from botworker.task_recovery import task_results_recover_abandoned
 from botworker.webhook import processed_updates_prune
+
+logger = logging.getLogger(__name__)
 
 
 @task()
@@ -24,9 +30,26 @@ def prune_processed_updates() -> int:
     return processed_updates_prune()
 
 
-# Import paths of the tasks that `enqueue_periodic` enqueues on each run (each takes no arguments).
-PERIODIC_TASKS: list[str] = [
-    "botworker.periodic.recover_abandoned_tasks",
-    "botworker.periodic.prune_processed_updates",
-    "generations.tasks.sweep_stuck_jobs",  # provider jobs whose poll chain was lost
+@task()
+def reconcile_stars_payments() -> dict:
+    """Compare Telegram's Stars payments with the ledger and repair what is safe (billing.stars.stars_reconcile:
+    credit a missing payment once, reverse a refunded one, flag unknown credits); the counts are the result."""
+    from billing.stars import stars_reconcile
+
+    report = stars_reconcile(fix=True, created_by="periodic")
+    summary = {f.name: len(v) if isinstance(v, list) else v
+               for f in fields(report) if (v := getattr(report, f.name)) is not None}
+    if not report.clean:
+        logger.warning("Stars reconciliation found differences: %s; problems: %s", summary, report.problems)
+    return summary
+
+
+# What `enqueue_periodic` enqueues: (task import path, minimum interval). Each run of the command enqueues a task
+# unless one was enqueued within its interval (or still waits in the queue); each takes no arguments.
+PERIODIC_TASKS: list[tuple[str, timedelta]] = [
+    ("botworker.periodic.recover_abandoned_tasks", timedelta(0)),
+    ("generations.tasks.sweep_stuck_jobs", timedelta(0)),  # provider jobs whose poll chain was lost
+    ("botworker.tasks.broadcasts_resume_running", timedelta(0)),  # broadcasts whose delivery chain was lost
+    ("botworker.periodic.prune_processed_updates", timedelta(hours=1)),
+    ("botworker.periodic.reconcile_stars_payments", timedelta(hours=1)),
 ]

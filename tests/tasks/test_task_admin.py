@@ -12,7 +12,6 @@ from tests.tasks.conftest import DB_BACKEND
 
 pytestmark = pytest.mark.django_db
 
-
 @pytest.fixture
 def failed_result():
     with override_settings(TASKS=DB_BACKEND):
@@ -26,7 +25,6 @@ def failed_result():
         row.set_failed(error)
     return generation_id, row
 
-
 def test_the_admin_lists_task_results_and_shows_a_failure_with_its_traceback(admin_client, failed_result):
     _, row = failed_result
     listing = admin_client.get("/admin/django_tasks_database/dbtaskresult/?status=FAILED")
@@ -34,7 +32,6 @@ def test_the_admin_lists_task_results_and_shows_a_failure_with_its_traceback(adm
     page = admin_client.get(task_result_url(row.pk))
     assert page.status_code == 200
     assert "provider said no" in page.content.decode()
-
 
 def test_a_job_finds_its_failed_task_by_argument_and_links_to_it(failed_result):
     generation_id, row = failed_result
