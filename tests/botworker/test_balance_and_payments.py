@@ -124,12 +124,18 @@ async def test_pre_checkout_refuses_a_package_whose_price_changed_or_that_was_sw
     assert not flag(answers[2].data["ok"])
 
 
-async def test_a_blocked_user_cannot_pay(bot_env, make_user):
+async def test_a_blocked_user_cannot_pay_but_a_payment_already_made_is_credited(bot_env, make_user):
     package = await bot_env.orm(first_package)
     invoice = await open_invoice(bot_env, 6008, package)
     await bot_env.orm(lambda: User.objects.filter(telegram_id=6008).update(is_blocked=True))
     bot_env.feed(updates.pre_checkout(6008, payload=invoice.data["payload"], total_amount=package.stars))
-    assert not flag((await bot_env.wait_for("answerPreCheckoutQuery")).data["ok"])
+    answer = await bot_env.wait_for("answerPreCheckoutQuery")
+    assert not flag(answer.data["ok"]) and "ограничен" in answer.data["error_message"]
+    # Stars already taken (blocked between pre-checkout and payment) are still credited, never lost.
+    bot_env.feed(updates.successful_payment(6008, payload=invoice.data["payload"], total_amount=package.stars,
+                                            charge_id="ch-6008"))
+    await bot_env.idle()
+    assert await bot_env.orm(lambda: Transaction.objects.filter(idempotency_key="stars:ch-6008").exists())
 
 
 async def test_a_forged_ledger_entry_callback_of_another_user_is_refused(bot_env, make_user):
