@@ -14,8 +14,9 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
-from aiogram.types import ErrorEvent
+from aiogram.types import BotCommand, ErrorEvent
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from accounts.services import user_mark_bot_blocked
 from botworker import texts
@@ -53,6 +54,18 @@ def create_dispatcher() -> Dispatcher:
     return dp
 
 
+async def set_bot_commands(bot: Bot) -> None:
+    """The command list Telegram shows beside the input field (not fatal when Telegram refuses)."""
+    commands = [
+        BotCommand(command="start", description=_("Главное меню")),
+        BotCommand(command="balance", description=_("Баланс и пополнение")),
+        BotCommand(command="promo", description=_("Ввести промокод")),
+        BotCommand(command="help", description=_("Помощь")),
+        BotCommand(command="paysupport", description=_("Вопросы об оплате")),
+    ]
+    await _quietly(bot.set_my_commands(commands))
+
+
 def allowed_updates(dp: Dispatcher) -> list[str]:
     return sorted(set(dp.resolve_used_update_types()) | set(REQUIRED_UPDATES))
 
@@ -83,7 +96,7 @@ async def _quietly(request) -> None:
     try:
         await request
     except TelegramAPIError as error:
-        logger.warning("Could not send the apology: %s", error)
+        logger.warning("Bot API request failed: %s", error)
 
 
 async def finish_updates_in_hand(dispatcher: Dispatcher) -> None:

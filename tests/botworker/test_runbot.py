@@ -73,6 +73,8 @@ def test_runbot_handles_updates_and_stops_on_sigterm_with_exit_code_0(api):
     assert "Bot stopped." in out
     assert not [c for c in api.calls_of("deleteWebhook") if c.data.get("drop_pending_updates") in (True, "true")]
     assert User.objects.filter(telegram_id__in=[9001, 9002]).count() == 2
+    commands = api.calls_of("setMyCommands")[0].json("commands")
+    assert {"start", "balance", "promo", "help", "paysupport"} == {c["command"] for c in commands}
     allowed = api.last_get_updates["allowed_updates"]
     assert {"message", "callback_query", "pre_checkout_query"} <= set(
         json.loads(allowed) if isinstance(allowed, str) else allowed)

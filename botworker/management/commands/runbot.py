@@ -67,9 +67,10 @@ class Command(BaseCommand):
             await bot.session.close()
 
     async def poll(self, bot, username: str, polling_timeout: int) -> None:
-        from botworker.dispatcher import allowed_updates, create_dispatcher
+        from botworker.dispatcher import allowed_updates, create_dispatcher, set_bot_commands
 
         dp = create_dispatcher()
+        await set_bot_commands(bot)
         self.stdout.write(f"Polling as @{username} via {settings.BOT_API_URL}. Stop with Ctrl+C.")
         # Never drop pending updates (no deleteWebhook(drop_pending_updates=True)): payments may be among them.
         await dp.start_polling(bot, polling_timeout=polling_timeout, allowed_updates=allowed_updates(dp),
