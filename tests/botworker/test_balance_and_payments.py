@@ -155,3 +155,13 @@ async def test_paysupport_answers(bot_env):
     bot_env.feed(updates.message(6011, "/paysupport"))
     call = await bot_env.wait_for("sendMessage", to(6011))
     assert "оплат" in call.text.lower() and "поддержк" in call.text
+
+
+async def test_a_package_that_is_switched_off_or_unknown_sends_no_invoice(bot_env, topup_packages):
+    inactive = topup_packages[2]
+    bot_env.feed(updates.callback(6012, TopUpPackageChoice(package_id=inactive.pk).pack()),
+                 updates.callback(6012, TopUpPackageChoice(package_id=999999).pack()))
+    answers = await bot_env.wait_for("answerCallbackQuery", count=2)
+    assert all("больше недоступен" in a.data["text"] for a in answers)
+    await bot_env.idle()
+    assert not bot_env.api.calls_of("sendInvoice")
