@@ -136,3 +136,28 @@ def test_notification_buttons_are_the_bots_own_callbacks():
         "gallery": Menu(section=MenuSection.GALLERY).pack(),
         "top_up": BalanceTopUp().pack(),
     }
+
+
+async def test_uploaded_photos_can_be_reviewed_and_removed_and_the_avatar_renamed(bot, fake_fal):
+    uid = 6105
+    bot.feed(updates.message(uid, "/start"))
+    await bot.wait_for("sendMessage", to(uid))
+    user = await bot.orm(User.objects.get, telegram_id=uid)
+    avatar = await bot.orm(services.avatar_create, user=user, name="Вера", gender="female")
+    for n in range(3):
+        await bot.orm(services.avatar_photo_add, user=user, avatar_id=avatar.pk, content=image_bytes(n + 30))
+    bot.feed(updates.callback(uid, AvatarCb(action="review", avatar=avatar.pk.hex, index=1).pack()))
+    viewer = await bot.wait_for("sendPhoto", to(uid, "Фото 2 из 3"))
+    assert list(viewer.files.values()) == [image_bytes(31)]
+    bot.feed(updates.callback(uid, AvatarCb(action="photo_delete", avatar=avatar.pk.hex, index=1).pack()))
+    upload = await bot.wait_for("sendMessage", to(uid, "Загружено 2 из 3"))
+    assert AvatarCb(action="ready", avatar=avatar.pk.hex).pack() not in upload.callback_datas()
+    avatar = await bot.orm(Avatar.objects.get, pk=avatar.pk)
+    assert avatar.status == AvatarStatus.PHOTOS_UPLOADING and avatar.photos_count == 2
+
+    bot.feed(updates.callback(uid, AvatarCb(action="rename", avatar=avatar.pk.hex).pack()))
+    await bot.wait_for("sendMessage", to(uid, "новое имя"))
+    bot.feed(updates.message(uid, "Вера в горах"))
+    await bot.wait_for("sendMessage", to(uid, "переименован"))
+    assert (await bot.orm(Avatar.objects.get, pk=avatar.pk)).name == "Вера в горах"
+    assert await bot.orm(Avatar.objects.filter(user=user).count) == 1
