@@ -333,7 +333,7 @@ async def got_photo(message: Message, state: FSMContext, db_user: User, bot: Bot
         await message.answer(_("❌ Не удалось получить файл от Telegram. Отправьте его ещё раз."))
         return
     try:
-        _photo, count = await db(services.avatar_photo_add, user=db_user, avatar_id=avatar_hex, content=content)
+        photo, count = await db(services.avatar_photo_add, user=db_user, avatar_id=avatar_hex, content=content)
     except PhotoRejected as exc:
         await message.answer(rejection_text(exc))
         return
@@ -342,8 +342,10 @@ async def got_photo(message: Message, state: FSMContext, db_user: User, bot: Bot
         await message.answer(_("Этот аватар больше не принимает фото."))
         return
     balance = await db(balance_get, user=db_user)
-    await message.answer(_("✅ Фото принято.\n") + _progress_text(count),
-                         reply_markup=_upload_keyboard(avatar_hex, count, balance))
+    text = _("✅ Фото принято.") + "\n"
+    if max(photo.width or 0, photo.height or 0) > settings.PHOTO_MAX_RESOLUTION:
+        text += _("⚠️ Очень большое фото — при обучении оно будет уменьшено.") + "\n"
+    await message.answer(text + _progress_text(count), reply_markup=_upload_keyboard(avatar_hex, count, balance))
 
 
 async def not_a_photo(message: Message) -> None:
