@@ -225,8 +225,9 @@ def avatar_training_start(*, user, avatar_id) -> Avatar:
 
 def _training_arguments(avatar: Avatar, images_url: str) -> dict:
     if avatar.training_endpoint == fal.STYLE_TRAINER:
+        # A style avatar learns the look as a whole: no captions or face masks (is_style drops them).
         return {"images_data_url": images_url, "trigger_word": avatar.trigger_phrase, "steps": avatar.steps,
-                "create_masks": True, "is_style": False}
+                "create_masks": False, "is_style": True}
     return {"images_data_url": images_url, "trigger_phrase": avatar.trigger_phrase, "steps": avatar.steps,
             "learning_rate": avatar.learning_rate, "multiresolution_training": True, "subject_crop": True}
 
@@ -290,7 +291,7 @@ def avatar_training_poll(*, avatar_id) -> None:
             return
         status = None
     if timezone.now() >= avatar.training_deadline:
-        provider.cancel(avatar.training_endpoint, avatar.fal_request_id)
+        _cancel_quietly(provider, avatar.training_endpoint, avatar.fal_request_id)
         avatar_training_fail(avatar_id=avatar.pk, reason="timeout")
         return
     progress = _progress(status) if status else avatar.training_progress
@@ -298,6 +299,15 @@ def avatar_training_poll(*, avatar_id) -> None:
         last_status_check=timezone.now(), training_progress=progress,
     )
     _tasks().schedule("poll_avatar_training", settings.FAL_TRAINING_POLL_INTERVAL, str(avatar.pk))
+
+
+def _cancel_quietly(provider, endpoint: str, request_id: str) -> None:
+    """Past the deadline the job is failed and refunded anyway; a cancel that does not get through only
+    leaves the provider some wasted work."""
+    try:
+        provider.cancel(endpoint, request_id)
+    except ProviderError as exc:
+        logger.warning("cancel of %s %s failed: %s", endpoint, request_id, exc)
 
 
 def _progress(status: fal.Status) -> int:
@@ -562,7 +572,7 @@ def generation_poll(*, generation_id) -> None:
             generation_fail(generation_id=generation.pk, reason=str(exc), request_id=generation.provider_request_id)
             return
     if timezone.now() >= generation.deadline:
-        provider.cancel(endpoint, generation.provider_request_id)
+        _cancel_quietly(provider, endpoint, generation.provider_request_id)
         generation_fail(generation_id=generation.pk, reason="timeout")
         return
     ImageGeneration.objects.filter(pk=generation.pk, status__in=IN_FLIGHT).update(last_status_check=timezone.now())
