@@ -3,6 +3,7 @@ its cards (main, rename, delete) and the uploaded-photo viewer. Every action re-
 
 from __future__ import annotations
 
+import asyncio
 from html import escape
 
 from aiogram import Bot, F, Router
@@ -315,8 +316,49 @@ def _upload_keyboard(avatar_hex: str, count: int, balance) -> InlineKeyboardMark
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
+class _Albums:
+    """Photos of one album arrive as separate messages handled at once. Instead of one progress message per photo,
+    the last photo of an album to finish sends one summary (rejections are still answered one by one)."""
+
+    SETTLE_SECONDS = 0.7  # later photos of the same album arrive within a fraction of a second
+
+    def __init__(self):
+        self.pending: dict[str, int] = {}
+        self.accepted: dict[str, int] = {}
+
+    def begin(self, group: str) -> None:
+        self.pending[group] = self.pending.get(group, 0) + 1
+
+    async def end(self, group: str, *, accepted: bool) -> int | None:
+        """The number of accepted photos when this was the album's last one, else None."""
+        self.accepted[group] = self.accepted.get(group, 0) + int(accepted)
+        self.pending[group] -= 1
+        if self.pending[group]:
+            return None
+        await asyncio.sleep(self.SETTLE_SECONDS)
+        if self.pending.get(group) != 0:
+            return None  # more photos arrived meanwhile (their last one reports), or another call reported
+        del self.pending[group]
+        return self.accepted.pop(group, 0)
+
+
+ALBUMS = _Albums()
+
+
 async def got_photo(message: Message, state: FSMContext, db_user: User, bot: Bot) -> None:
-    """One photo (an album arrives as one message per photo; each is handled on its own)."""
+    """One photo, or one photo of an album (each album photo is a message of its own, handled concurrently)."""
+    group = message.media_group_id
+    if group:
+        ALBUMS.begin(group)
+    accepted = False
+    try:
+        accepted = await _take_photo(message, state, db_user, bot, report=not group)
+    finally:
+        if group and (album_accepted := await ALBUMS.end(group, accepted=accepted)) is not None:
+            await _album_summary(message, state, db_user, album_accepted)
+
+
+async def _take_photo(message: Message, state: FSMContext, db_user: User, bot: Bot, *, report: bool) -> bool:
     data = await state.get_data()
     avatar_hex = data.get("avatar_id", "")
     if message.photo:
@@ -326,26 +368,41 @@ async def got_photo(message: Message, state: FSMContext, db_user: User, bot: Bot
         if file.file_size and file.file_size > settings.PHOTO_MAX_SIZE:
             await message.answer(rejection_text(PhotoRejected(
                 "too_large", limit_mb=settings.PHOTO_MAX_SIZE // (1024 * 1024))))
-            return
+            return False
     try:
         content = (await bot.download(file.file_id)).read()
     except Exception:  # noqa: BLE001 - Telegram could not give us the file; the user may simply resend it
         await message.answer(_("❌ Не удалось получить файл от Telegram. Отправьте его ещё раз."))
-        return
+        return False
     try:
         photo, count = await db(services.avatar_photo_add, user=db_user, avatar_id=avatar_hex, content=content)
     except PhotoRejected as exc:
         await message.answer(rejection_text(exc))
-        return
+        return False
     except (NotFound, InvalidState):
         await state.clear()
         await message.answer(_("Этот аватар больше не принимает фото."))
-        return
-    balance = await db(balance_get, user=db_user)
+        return False
     text = _("✅ Фото принято.") + "\n"
     if max(photo.width or 0, photo.height or 0) > settings.PHOTO_MAX_RESOLUTION:
         text += _("⚠️ Очень большое фото — при обучении оно будет уменьшено.") + "\n"
-    await message.answer(text + _progress_text(count), reply_markup=_upload_keyboard(avatar_hex, count, balance))
+        report = True
+    if report:
+        balance = await db(balance_get, user=db_user)
+        await message.answer(text + _progress_text(count),
+                             reply_markup=_upload_keyboard(avatar_hex, count, balance))
+    return True
+
+
+async def _album_summary(message: Message, state: FSMContext, db_user: User, accepted: int) -> None:
+    avatar_hex = (await state.get_data()).get("avatar_id", "")
+    try:
+        count = len(await db(selectors.avatar_photo_list, user=db_user, avatar_id=avatar_hex))
+    except NotFound:
+        return
+    balance = await db(balance_get, user=db_user)
+    await message.answer(_("✅ Из альбома принято фото: {n}.").format(n=accepted) + "\n" + _progress_text(count),
+                         reply_markup=_upload_keyboard(avatar_hex, count, balance))
 
 
 async def not_a_photo(message: Message) -> None:

@@ -57,8 +57,9 @@ async def test_a_full_avatar_creation_from_the_wizard_to_a_trained_main_avatar(b
     for n in range(3):
         bot.api.add_file(f"p{n}", image_bytes(n))
     bot.feed(*[updates.photo(uid, f"p{n}", media_group_id="album-1") for n in range(3)])
-    accepted = await bot.wait_for("sendMessage", to(uid, "Фото принято"), count=3)
-    assert any("Загружено 3 из 3" in c.text for c in accepted)
+    summary = await bot.wait_for("sendMessage", to(uid, "Из альбома"))
+    assert "принято фото: 3" in summary.text and "Загружено 3 из 3" in summary.text
+    assert not [c for c in bot.api.calls_of("sendMessage") if "Фото принято" in c.text]  # one summary, not three
     bot.api.add_file("txt", b"this is not a photo at all\n" * 100, file_path="documents/photo.jpg")
     bot.feed(updates.document(uid, "txt", file_name="photo.jpg", mime_type="image/jpeg"))
     assert "не является изображением" in (await bot.wait_for("sendMessage", to(uid, "не принято"))).text
