@@ -2,10 +2,10 @@
 
 Called from sync code (the delivery task, the admin) through ``asyncio.run``; no ORM use in here.
 
-Pacing: message starts are spaced ``1 / BROADCAST_RATE_PER_SECOND`` apart from the batch's reserved slot, and
+Pacing: message starts are spaced ``1 / BROADCAST_RATE_PER_SECOND`` apart inside the batch's reserved slot, and
 sends overlap (a slow answer does not slow the pace). A 429 moves every later start past ``retry_after`` and
 the recipient is tried again in a fresh turn (at most ``MAX_RETRY_AFTER`` times) because a 429 means Telegram
-did not deliver. Any other error is final: a network error or 5xx may have delivered, and resending could
+did not deliver; a row whose turn would fall after the slot goes back to ``pending`` unattempted. Any other error is final: a network error or 5xx may have delivered, and resending could
 deliver twice.
 """
 
@@ -30,6 +30,10 @@ from botworker.broadcasts import BatchResult, Claim, Content, Outcome, Target, s
 from botworker.models import RecipientStatus
 
 MAX_RETRY_AFTER = 5
+# Scheduling jitter that does not cost a row its turn: a quarter interval, at least 20 ms (at 30/s an overlap
+# that short adds at most one message to a second, which the pace margin covers).
+SLOT_TOLERANCE = 0.25
+SLOT_TOLERANCE_MIN = 0.02
 
 
 def make_bot() -> Bot:
@@ -48,20 +52,30 @@ class TelegramConfigError(Exception):
 
 
 class Pacer:
-    """Hands out send turns ``interval`` seconds apart; a back-off pushes every later turn."""
+    """Hands out send turns ``interval`` seconds apart inside the batch's reserved slot; a back-off pushes every
+    later turn. A turn that would end past the slot is refused (the row goes back to pending, never attempted),
+    so a worker running late never overlaps the next worker's slot; the first turn is always given, so every
+    batch makes progress."""
 
-    def __init__(self, *, interval: float, start_at: datetime):
+    def __init__(self, *, interval: float, start_at: datetime, count: int):
+        offset = (start_at - timezone.now()).total_seconds()  # negative when the slot began already
+        now = time.monotonic()
         self.interval = interval
-        self.next_at = time.monotonic() + max(0.0, (start_at - timezone.now()).total_seconds())
+        self.next_at = now + max(0.0, offset)
+        self.end = now + offset + count * interval + max(interval * SLOT_TOLERANCE, SLOT_TOLERANCE_MIN)
         self.backoff_until = 0.0
+        self.given = 0
 
-    async def turn(self) -> None:
+    async def turn(self) -> bool:
         while True:
             at = max(self.next_at, self.backoff_until, time.monotonic())
+            if self.given and at + self.interval > self.end:
+                return False
             self.next_at = at + self.interval  # taken before sleeping, so concurrent callers get distinct turns
+            self.given += 1
             await asyncio.sleep(at - time.monotonic())
             if time.monotonic() >= self.backoff_until:
-                return
+                return True
             # A 429 arrived while we slept: this turn is void, queue again behind the back-off.
 
     def back_off(self, seconds: float) -> None:
@@ -95,7 +109,8 @@ async def _send(bot: Bot, content: Content, chat_id: int, photo_file_id: str) ->
 
 async def _deliver_one(bot: Bot, content: Content, target: Target, pacer: Pacer, result: BatchResult) -> Outcome:
     for _ in range(MAX_RETRY_AFTER + 1):
-        await pacer.turn()
+        if not await pacer.turn():
+            return Outcome(target.recipient_id, target.telegram_id, RecipientStatus.PENDING)
         try:
             message = await _send(bot, content, target.telegram_id, result.photo_file_id or content.photo_file_id)
         except TelegramRetryAfter as error:
@@ -117,7 +132,7 @@ async def _deliver_one(bot: Bot, content: Content, target: Target, pacer: Pacer,
 
 async def _deliver(bot: Bot, claim: Claim) -> BatchResult:
     result = BatchResult()
-    pacer = Pacer(interval=send_interval(), start_at=claim.start_at)
+    pacer = Pacer(interval=send_interval(), start_at=claim.start_at, count=len(claim.targets))
     targets = list(claim.targets)
     if claim.content.photo_name and not claim.content.photo_file_id and targets:
         # Upload the photo once, then reuse Telegram's file_id for everyone else.

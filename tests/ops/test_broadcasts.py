@@ -51,7 +51,7 @@ def test_thousands_get_the_broadcast_exactly_once_through_429s_blocks_and_a_work
     tasks.broadcast_deliver_batches(broadcast_id=broadcast.pk, max_batches=8)
     # A worker dies after sending a batch and before recording it: its rows stay "sending".
     crashed = broadcasts.broadcast_claim_batch(broadcast_id=broadcast.pk)
-    send_batch(crashed)
+    sent_before_crash = {o.telegram_id for o in send_batch(crashed).outcomes if o.status == RecipientStatus.SENT}
     assert _statuses(broadcast)[RecipientStatus.SENDING] == 100
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -61,17 +61,17 @@ def test_thousands_get_the_broadcast_exactly_once_through_429s_blocks_and_a_work
     assert broadcast.status == BroadcastStatus.COMPLETED
     delivered = _delivered(api)
     assert set(delivered.values()) == {1}, "somebody got the broadcast twice"
-    expected = {u.telegram_id for u in users} - {u.telegram_id for u in blocking_now}
-    assert set(delivered) == expected
     crashed_ids = {t.telegram_id for t in crashed.targets}
-    blocked_in_crash = len(crashed_ids & {u.telegram_id for u in blocking_now})
-    assert _statuses(broadcast) == {RecipientStatus.SENT: 2475 - 100 + blocked_in_crash,
-                                    RecipientStatus.FAILED: 100, RecipientStatus.BLOCKED: 45 - blocked_in_crash}
+    blocked_ids = {u.telegram_id for u in blocking_now}
+    assert set(delivered) == ({u.telegram_id for u in users} - crashed_ids - blocked_ids) | sent_before_crash
+    assert _statuses(broadcast) == {RecipientStatus.SENT: 2500 - 100 - len(blocked_ids - crashed_ids),
+                                    RecipientStatus.FAILED: 100,
+                                    RecipientStatus.BLOCKED: 20 + len(blocked_ids - crashed_ids)}
     interrupted = BroadcastRecipient.objects.filter(broadcast=broadcast, status=RecipientStatus.FAILED)
     assert set(interrupted.values_list("error", flat=True)) == {broadcasts.INTERRUPTED}
     assert crashed_ids == set(interrupted.values_list("telegram_id", flat=True))
     marked = User.objects.filter(pk__in=[u.pk for u in blocking_now], bot_blocked_at__isnull=False).count()
-    assert marked == 25 - blocked_in_crash  # the crashed worker never recorded its 403
+    assert marked == len(blocked_ids - crashed_ids)  # the crashed worker never recorded its 403s
     assert not {u.telegram_id for u in blocked_before} & {int(c.data["chat_id"]) for c in api.calls}
     assert len([c for c in api.calls_of("sendMessage") if c.status == 429]) == 3
     first = api.calls_of("sendMessage")[0]
@@ -104,7 +104,7 @@ def test_delivery_holds_thirty_messages_a_second_and_waits_out_retry_after(
 
 def test_pause_stops_between_batches_and_resume_continues(api, bulk_users, settings,
                                                         django_capture_on_commit_callbacks):
-    settings.BROADCAST_RATE_PER_SECOND = 1000
+    settings.BROADCAST_RATE_PER_SECOND = 200
     settings.BROADCAST_BATCH_SIZE = 10
     bulk_users(35)
     broadcast = _broadcast()
@@ -112,9 +112,12 @@ def test_pause_stops_between_batches_and_resume_continues(api, bulk_users, setti
         broadcasts.broadcast_start(broadcast=broadcast)
     tasks.broadcast_deliver_batches(broadcast_id=broadcast.pk, max_batches=2)
     broadcasts.broadcast_pause(broadcast=broadcast)
+    sent_before = len(api.calls_of("sendMessage"))
 
     assert tasks.broadcast_deliver_batches(broadcast_id=broadcast.pk) == {"batches": 0, "sent": 0}
-    assert broadcasts.broadcast_progress(broadcast=broadcast).left == 15
+    progress = broadcasts.broadcast_progress(broadcast=broadcast)
+    assert 0 < sent_before == progress.sent and progress.left == 35 - sent_before
+    assert len(api.calls_of("sendMessage")) == sent_before
 
     with django_capture_on_commit_callbacks(execute=True):
         broadcasts.broadcast_resume(broadcast=broadcast)
@@ -123,7 +126,7 @@ def test_pause_stops_between_batches_and_resume_continues(api, bulk_users, setti
 
 
 def test_cancel_leaves_the_rest_unsent(api, bulk_users, settings, django_capture_on_commit_callbacks):
-    settings.BROADCAST_RATE_PER_SECOND = 1000
+    settings.BROADCAST_RATE_PER_SECOND = 200
     settings.BROADCAST_BATCH_SIZE = 10
     bulk_users(30)
     broadcast = _broadcast()
@@ -131,10 +134,11 @@ def test_cancel_leaves_the_rest_unsent(api, bulk_users, settings, django_capture
         broadcasts.broadcast_start(broadcast=broadcast)
     tasks.broadcast_deliver_batches(broadcast_id=broadcast.pk, max_batches=1)
     broadcasts.broadcast_cancel(broadcast=broadcast)
+    sent = len(api.calls_of("sendMessage"))
     with django_capture_on_commit_callbacks(execute=True):
         tasks.broadcast_deliver.enqueue(broadcast_id=broadcast.pk)
-    assert len(api.calls_of("sendMessage")) == 10
-    assert broadcasts.broadcast_progress(broadcast=broadcast).left == 20
+    assert 0 < len(api.calls_of("sendMessage")) == sent <= 10
+    assert broadcasts.broadcast_progress(broadcast=broadcast).left == 30 - sent
     with pytest.raises(broadcasts.BroadcastStateError):
         broadcasts.broadcast_resume(broadcast=broadcast)
 
@@ -229,9 +233,9 @@ def test_three_workers_share_a_broadcast_without_duplicates_and_within_the_rate(
     assert broadcasts.broadcast_finish_if_done(broadcast_id=broadcast.pk)
     delivered = _delivered(api)
     assert len(delivered) == 600 and set(delivered.values()) == {1}
-    # Without the shared schedule three workers would send ~570/s. A worker that runs late in its slot (three
-    # threads share one GIL here) may overlap the next slot by its lateness: the pace margin leaves room for that.
-    assert max_in_any_second([c.at for c in api.calls_of("sendMessage")]) <= 200 * 1.05
+    # Without the shared schedule three workers would send ~570/s. The sends leave on schedule, but here three
+    # workers and the fake server share one GIL, so arrivals jitter by tens of milliseconds: allow 10%.
+    assert max_in_any_second([c.at for c in api.calls_of("sendMessage")]) <= 200 * 1.1
     assert _statuses(broadcast) == {RecipientStatus.SENT: 600}
 
 
@@ -254,3 +258,24 @@ def test_the_resume_command_fails_interrupted_rows_and_restarts_delivery(
     assert f"Resumed 1 running broadcast(s): {broadcast.pk}." in out.getvalue()
     assert broadcasts.broadcast_progress(broadcast=broadcast) == broadcasts.Progress(12, 7, 5, 0, 0)
     assert len(api.calls_of("sendMessage")) == 7
+
+
+def test_rows_whose_turn_falls_after_the_slot_go_back_to_pending_unattempted(
+        api, bulk_users, settings, django_capture_on_commit_callbacks):
+    settings.BROADCAST_RATE_PER_SECOND = 1000
+    settings.BROADCAST_BATCH_SIZE = 10
+    bulk_users(10)
+    broadcast = _broadcast()
+    with django_capture_on_commit_callbacks(execute=False):
+        broadcasts.broadcast_start(broadcast=broadcast)
+    api.fail("sendMessage", 429, retry_after=1)
+    claim = broadcasts.broadcast_claim_batch(broadcast_id=broadcast.pk)
+    result = send_batch(claim)
+    outcome = Counter(o.status for o in result.outcomes)
+    assert outcome[RecipientStatus.PENDING] >= 1 and set(outcome) <= {RecipientStatus.SENT, RecipientStatus.PENDING}
+    assert len(api.calls_of("sendMessage")) == outcome[RecipientStatus.SENT] + 1  # the deferred were not tried
+
+    broadcasts.broadcast_record_batch(broadcast_id=broadcast.pk, result=result)
+    assert _statuses(broadcast)[RecipientStatus.PENDING] == outcome[RecipientStatus.PENDING]
+    broadcast.refresh_from_db()
+    assert broadcast.next_slot_at >= timezone.now() + timedelta(seconds=0.5)  # everyone waits out retry_after
