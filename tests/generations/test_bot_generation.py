@@ -202,3 +202,22 @@ async def test_a_restart_in_the_middle_of_a_generation_completes_it_once_and_del
     assert len(bot.api.calls_of("sendMediaGroup")) == 1
     assert len(fake_fal.submitted()) == 1
     assert await bot.orm(balance_get, user=user) == Decimal("90")
+
+
+async def test_gallery_favourite_and_delete_are_owner_checked(bot, fake_fal, ready_avatar):
+    uid, stranger = 6205, 6206
+    user, avatar = await user_with_avatar(bot, ready_avatar, uid)
+    bot.feed(updates.message(stranger, "/start"))
+    await bot.wait_for("sendMessage", to(stranger))
+    generation = await bot.orm(services.generation_create, user=user, avatar_id=avatar.pk, aspect_ratio="1:1",
+                               num_images=1, prompt="в парке осенью")
+    generation = await poll_generation(bot, generation.pk)
+    item = generation.pk.hex
+    bot.feed(updates.callback(stranger, GalleryCb(action="delete_ok", index=0, item=item).pack()))
+    await bot.wait_for("answerCallbackQuery", lambda c: "не найдено" in (c.data.get("text") or ""))
+    bot.feed(updates.callback(uid, GalleryCb(action="favorite", index=0, item=item).pack()))
+    await bot.wait_for("answerCallbackQuery", lambda c: "избранное" in (c.data.get("text") or ""))
+    assert (await bot.orm(ImageGeneration.objects.get, pk=generation.pk)).is_favorite
+    bot.feed(updates.callback(uid, GalleryCb(action="delete_ok", index=0, item=item).pack()))
+    await bot.wait_for("sendMessage", to(uid, "пока пусто"))
+    assert not (await bot.orm(ImageGeneration.objects.get, pk=generation.pk)).is_saved
