@@ -3,7 +3,8 @@ the delivery task relies on, and progress reads.
 
 Delivery is **at most once**. A recipient row moves ``pending -> sending`` when a worker claims it (atomically,
 ``select_for_update(skip_locked=True)`` on PostgreSQL so several workers share the work), then to ``sent``,
-``failed`` (with a reason) or ``blocked``. A row still in ``sending`` after a worker died may or may not have
+``failed`` (with a reason) or ``blocked`` — or back to ``pending`` when its turn fell outside the batch's time
+slot and it was never attempted. A row still in ``sending`` after a worker died may or may not have
 reached the user, so it is never sent again: it becomes ``failed`` with ``INTERRUPTED`` once it is older than
 ``BROADCAST_STALE_SENDING_SECONDS``. Losing a few messages on a crash is better than sending them twice.
 
@@ -324,7 +325,8 @@ def broadcast_claim_batch(*, broadcast_id: int, size: int | None = None) -> Clai
 
 @transaction.atomic
 def broadcast_record_batch(*, broadcast_id: int, result: BatchResult) -> None:
-    """Store what happened to each claimed row; users who blocked the bot are marked on their account."""
+    """Store what happened to each claimed row (``pending`` = not attempted, claimable again); users who blocked
+    the bot are marked on their account. A row the restart sweep marked interrupted meanwhile gets its real fate."""
     now = timezone.now()
     # One parametrised UPDATE per row (executemany): bulk_update's CASE expressions cost more than the sends.
     fields = {name: BroadcastRecipient._meta.get_field(name) for name in ("sent_at", "updated_at")}
