@@ -40,6 +40,7 @@ def test_an_operator_composes_previews_starts_and_sees_the_progress(
     assert broadcast.status == BroadcastStatus.COMPLETED and broadcast.task_id
     page = client.get(change).content.decode()
     assert "4 sent · 0 failed · 0 blocked · 0 left (of 4)" in page
+    assert reverse("admin:django_tasks_database_dbtaskresult_change", args=[broadcast.task_id]) in page
     listing = client.get(reverse("admin:botworker_broadcast_changelist")).content.decode()
     assert "Весна" in listing
     assert client.get(reverse("admin:botworker_broadcastrecipient_changelist")).status_code == 200
