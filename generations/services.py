@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
+import uuid
 import zipfile
 from datetime import timedelta
 from decimal import Decimal
@@ -63,8 +64,7 @@ def _owned_avatar(*, user, avatar_id, lock: bool = False) -> Avatar:
 
 
 def _is_uuid(value) -> bool:
-    import uuid
-
+    """Ids come from callback data: anything that is not a UUID names no object (and must not reach SQL)."""
     try:
         uuid.UUID(str(value))
     except ValueError:
