@@ -4,7 +4,8 @@ or races a webhook, does nothing the second time.
 
 Polling is a task chain: a poll that finds the job still running enqueues the next poll with ``run_after``.
 A backend without deferred runs (the ImmediateBackend of tests) only runs the immediate links of a chain;
-``sweep_stuck_jobs`` (run it periodically: ``manage.py sweep_generation_jobs``) restarts chains that died.
+``sweep_stuck_jobs`` (run it periodically, e.g. listed in ``botworker.periodic.PERIODIC_TASKS`` for
+``manage.py enqueue_periodic``) restarts chains that died and deliveries that never happened.
 """
 
 import logging
