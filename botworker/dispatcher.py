@@ -46,7 +46,10 @@ def create_bot(token: str | None = None, *, api_url: str | None = None) -> Bot:
 
 def create_dispatcher() -> Dispatcher:
     dp = Dispatcher(storage=DatabaseStorage())
+    # The connection scope must enclose aiogram's FSM middleware, which reads the state before any handler.
+    dp.update.outer_middleware.unregister(dp.fsm)
     dp.update.outer_middleware(DatabaseConnectionMiddleware())
+    dp.update.outer_middleware(dp.fsm)
     dp.update.outer_middleware(UserMiddleware())
     dp.include_routers(*feature_routers(), fallback_router())
     dp.errors.register(on_error)

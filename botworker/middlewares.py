@@ -16,7 +16,7 @@ from aiogram.types import User as TelegramUser
 
 from accounts.services import user_upsert_from_telegram
 from botworker import texts
-from botworker.orm import close_stale_connections, db
+from botworker.orm import db, update_scope
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +27,8 @@ class DatabaseConnectionMiddleware(BaseMiddleware):
     """Closes stale connections on the ORM thread before and after each update (see ``botworker.orm``)."""
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        await close_stale_connections()
-        try:
+        async with update_scope():
             return await handler(event, data)
-        finally:
-            await close_stale_connections()
 
 
 class UserMiddleware(BaseMiddleware):

@@ -25,21 +25,35 @@ def _load(telegram_id: int) -> dict:
 
 
 def _store(telegram_id: int, changes: dict) -> None:
+    with transaction.atomic():
+        # Locked read-modify-write: the state and the data are written separately and must not undo each other.
+        row = UserState.objects.select_for_update(of=("self",)).filter(user__telegram_id=telegram_id).first()
+        if row is None:
+            if not any(changes.values()):
+                return  # clearing a state that was never set (every /start): nothing to write
+            row = _create(telegram_id, changes)
+            if row is None:
+                return
+        state_data = dict(row.state_data or {}) | changes
+        if state_data == row.state_data:
+            return
+        row.state_data = state_data
+        row.updated_at = timezone.now()
+        row.save(update_fields=["state_data", "updated_at"])
+
+
+def _create(telegram_id: int, changes: dict) -> UserState | None:
+    """The user's row holding ``changes``; None when there is no such user. Called inside a transaction."""
     user_id = User.objects.filter(telegram_id=telegram_id).values_list("pk", flat=True).first()
     if user_id is None:
         logger.warning("No user %s to keep conversation state for; state not saved", telegram_id)
-        return
+        return None
     try:
         with transaction.atomic():
-            UserState.objects.get_or_create(user_id=user_id, defaults={"state_data": {}})
+            return UserState.objects.create(user_id=user_id, state_data=dict(changes))
     except IntegrityError:
-        pass  # a concurrent update of the same user created the row first
-    with transaction.atomic():
-        # Locked read-modify-write: the state and the data are written separately and must not undo each other.
-        row = UserState.objects.select_for_update().get(user_id=user_id)
-        row.state_data = dict(row.state_data or {}) | changes
-        row.updated_at = timezone.now()
-        row.save(update_fields=["state_data", "updated_at"])
+        # A concurrent update of the same user created it first: lock theirs, merge into it.
+        return UserState.objects.select_for_update().get(user_id=user_id)
 
 
 class DatabaseStorage(BaseStorage):

@@ -88,8 +88,15 @@ async def test_conversation_state_is_kept_in_the_database_across_a_restart(bot_e
         await task
 
 
+@pytest.fixture
+def test_thread_reconnects(transactional_db):
+    """The restart also kills this thread's connection, which pytest-django needs to flush the database."""
+    yield
+    connection.close()
+
+
 @pytest.mark.postgres
-async def test_the_worker_survives_a_postgresql_restart(bot_env):
+async def test_the_worker_survives_a_postgresql_restart(bot_env, test_thread_reconnects):
     bot_env.feed(updates.message(8006, "/start"))
     await bot_env.wait_for("sendMessage", to(8006, "Привет"))
     await bot_env.idle()
