@@ -97,7 +97,9 @@ def test_delivery_holds_thirty_messages_a_second_and_waits_out_retry_after(
     assert len([c for c in calls if c.status == 200]) == 75
     assert max_in_any_second([c.at for c in calls]) <= 30
     limited = next(i for i, c in enumerate(calls) if c.status == 429)
-    assert calls[limited + 1].at - calls[limited].at >= 0.95, "sent again before retry_after was over"
+    # The pause follows the 429 at once (a send already on its way when the answer came may slip in first).
+    gaps = [calls[i + 1].at - calls[i].at for i in range(limited, limited + 2)]
+    assert max(gaps) >= 0.95, "sent again before retry_after was over"
     # 76 sends at (just under) 30/s plus one second of waiting: the pace is really applied, not just measured.
     assert calls[-1].at - calls[0].at >= 75 / 30 + 0.95
 
@@ -233,9 +235,8 @@ def test_three_workers_share_a_broadcast_without_duplicates_and_within_the_rate(
     assert broadcasts.broadcast_finish_if_done(broadcast_id=broadcast.pk)
     delivered = _delivered(api)
     assert len(delivered) == 600 and set(delivered.values()) == {1}
-    # Without the shared schedule three workers would send ~570/s. The sends leave on schedule, but here three
-    # workers and the fake server share one GIL, so arrivals jitter by tens of milliseconds: allow 10%.
-    assert max_in_any_second([c.at for c in api.calls_of("sendMessage")]) <= 200 * 1.1
+    # Without the shared schedule three workers would send ~570/s; with it they stay under the one limit.
+    assert max_in_any_second([c.at for c in api.calls_of("sendMessage")]) <= 200
     assert _statuses(broadcast) == {RecipientStatus.SENT: 600}
 
 
