@@ -134,8 +134,8 @@ async def _deliver(bot: Bot, claim: Claim) -> BatchResult:
     result = BatchResult()
     pacer = Pacer(interval=send_interval(), start_at=claim.start_at, count=len(claim.targets))
     targets = list(claim.targets)
-    if claim.content.photo_name and not claim.content.photo_file_id and targets:
-        # Upload the photo once, then reuse Telegram's file_id for everyone else.
+    while claim.content.photo_name and not claim.content.photo_file_id and not result.photo_file_id and targets:
+        # Upload the photo once (one recipient at a time until a send succeeds), then reuse Telegram's file_id.
         result.outcomes.append(await _deliver_one(bot, claim.content, targets.pop(0), pacer, result))
     jobs = []
     for target in targets:

@@ -280,3 +280,19 @@ def test_rows_whose_turn_falls_after_the_slot_go_back_to_pending_unattempted(
     assert _statuses(broadcast)[RecipientStatus.PENDING] == outcome[RecipientStatus.PENDING]
     broadcast.refresh_from_db()
     assert broadcast.next_slot_at >= timezone.now() + timedelta(seconds=0.5)  # everyone waits out retry_after
+
+
+def test_a_photo_is_uploaded_again_only_until_one_send_succeeds(
+        api, bulk_users, settings, django_capture_on_commit_callbacks):
+    from django.core.files.base import ContentFile
+
+    settings.BROADCAST_RATE_PER_SECOND = 1000
+    users = bulk_users(4)
+    api.block_user(users[0].telegram_id)
+    broadcast = _broadcast(text="Фото")
+    broadcast.photo.save("p.png", ContentFile(b"\x89PNG fake"), save=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        broadcasts.broadcast_start(broadcast=broadcast)
+    uploads = [c for c in api.calls_of("sendPhoto") if c.files]
+    assert len(uploads) == 2  # the blocked user's attempt, then the first success
+    assert _statuses(broadcast) == {RecipientStatus.SENT: 3, RecipientStatus.BLOCKED: 1}
