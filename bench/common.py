@@ -95,5 +95,16 @@ def progress(label: str, done: int, total: int, started: float) -> None:
 
 
 def machine_note() -> str:
+    """The CPUs, the load and the code measured: figures mean little without them."""
+    import subprocess
+
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    return f"{os.cpu_count()} CPU(s), load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    try:
+        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = "", ""
+    code = f"; commit {commit}{' + uncommitted changes' if dirty else ''}" if commit else ""
+    return f"{os.cpu_count()} CPU(s), load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}{code}"
