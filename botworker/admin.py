@@ -141,8 +141,18 @@ class BroadcastAdmin(admin.ModelAdmin):
                     self.message_user(request, str(error), messages.ERROR)
                 else:
                     self.message_user(request, done, messages.SUCCESS)
+                    if key == "_start":
+                        self._report_audience(request, obj)
                 return here
         return None
+
+    def _report_audience(self, request, obj):
+        total = broadcasts.broadcast_progress(broadcast=obj).total
+        self.message_user(request, _("Recipients: %(total)s.") % {"total": total}, messages.INFO)
+        if unknown := broadcasts.broadcast_unknown_telegram_ids(broadcast=obj):
+            shown = ", ".join(map(str, unknown[:20])) + (" ..." if len(unknown) > 20 else "")
+            self.message_user(request, _("%(count)s listed ids are not bot users (or are blocked) and get nothing: "
+                                         "%(ids)s") % {"count": len(unknown), "ids": shown}, messages.WARNING)
 
     def _preview(self, request, obj, chat_id):
         from aiogram.exceptions import TelegramAPIError

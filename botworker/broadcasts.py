@@ -114,6 +114,15 @@ def broadcast_audience(*, broadcast: Broadcast) -> QuerySet[User]:
     raise BroadcastInvalid(f"Unknown audience {audience!r}.")
 
 
+def broadcast_unknown_telegram_ids(*, broadcast: Broadcast) -> list[int]:
+    """Listed ids that are not (messageable) bot users: they get no row, and the operator should know."""
+    if broadcast.audience != BroadcastAudience.TELEGRAM_IDS:
+        return []
+    ids = parse_telegram_ids(broadcast.telegram_ids)
+    known = set(broadcast_audience(broadcast=broadcast).values_list("telegram_id", flat=True))
+    return [i for i in ids if i not in known]
+
+
 def broadcast_validate(*, broadcast: Broadcast) -> None:
     """The message must be sendable as composed: Telegram's length limits, a button needs both text and link."""
     text = (broadcast.text or "").strip()

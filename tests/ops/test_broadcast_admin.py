@@ -82,3 +82,16 @@ def test_starting_with_nobody_in_the_audience_says_so(client, operator, db):
     page = client.post(change, _form(audience="premium", _start="1"), follow=True).content.decode()
     assert "Nobody matches the chosen audience." in page
     assert Broadcast.objects.get().status == BroadcastStatus.DRAFT
+
+
+def test_starting_a_list_broadcast_names_the_ids_that_are_not_users(
+        client, operator, api, bulk_users, django_capture_on_commit_callbacks):
+    user = bulk_users(1)[0]
+    broadcast = Broadcast.objects.create(title="t", text="hello", audience="telegram_ids",
+                                         telegram_ids=f"{user.telegram_id} 12345")
+    change = reverse("admin:botworker_broadcast_change", args=[broadcast.pk])
+    with django_capture_on_commit_callbacks(execute=False):
+        page = client.post(change, _form(audience="telegram_ids", telegram_ids=f"{user.telegram_id} 12345",
+                                         _start="1"), follow=True).content.decode()
+    assert "Recipients: 1." in page
+    assert "1 listed ids are not bot users (or are blocked) and get nothing: 12345" in page
