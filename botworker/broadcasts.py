@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from html.parser import HTMLParser
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -123,11 +124,49 @@ def broadcast_unknown_telegram_ids(*, broadcast: Broadcast) -> list[int]:
     return [i for i in ids if i not in known]
 
 
+TELEGRAM_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code",
+                 "pre", "blockquote", "tg-emoji"}
+
+
+class _TelegramHTML(HTMLParser):
+    """Telegram refuses a whole message over one bad tag, so check before sending it to thousands."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.open: list[str] = []
+        self.errors: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in TELEGRAM_TAGS:
+            self.errors.append(f"<{tag}> is not supported by Telegram")
+        else:
+            self.open.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.errors.append(f"<{tag}/> is not supported by Telegram (use a line break)")
+
+    def handle_endtag(self, tag):
+        if self.open and self.open[-1] == tag:
+            self.open.pop()
+        else:
+            self.errors.append(f"</{tag}> does not close the last open tag")
+
+
+def telegram_html_errors(text: str) -> list[str]:
+    checker = _TelegramHTML()
+    checker.feed(text)
+    checker.close()
+    return checker.errors + [f"<{tag}> is never closed" for tag in reversed(checker.open)]
+
+
 def broadcast_validate(*, broadcast: Broadcast) -> None:
-    """The message must be sendable as composed: Telegram's length limits, a button needs both text and link."""
+    """The message must be sendable as composed: Telegram's HTML subset and length limits, a button needs both
+    text and link, the audience must be well defined."""
     text = (broadcast.text or "").strip()
     if not text:
         raise BroadcastInvalid("The message text is empty.")
+    if errors := telegram_html_errors(text):
+        raise BroadcastInvalid("The text is not valid Telegram HTML: " + "; ".join(errors[:3]) + ".")
     limit = CAPTION_LIMIT if broadcast.photo else TEXT_LIMIT
     if len(text) > limit:
         raise BroadcastInvalid(f"The text is {len(text)} characters long; Telegram allows {limit} here.")
