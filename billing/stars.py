@@ -276,10 +276,14 @@ def stars_reconcile(*, fix: bool = False, created_by: str = "reconcile_stars") -
                     stars_refund_record(telegram_payment_charge_id=charge_id, created_by=created_by)))
 
     for charge_id, entry in ledger.items():
+        flagged = bool((entry.extra_data or {}).get(UNKNOWN_FLAG))
         if charge_id not in payments:
             report.unknown.append(entry)
-            if fix and not (entry.extra_data or {}).get(UNKNOWN_FLAG):
+            if fix and not flagged:
                 _flag(entry, **{UNKNOWN_FLAG: True, "stars_checked_at": timezone.now().isoformat()})
+        elif fix and flagged:
+            # Telegram lists it now (a delay on its side, or a restored test environment): lift the flag.
+            _flag(entry, **{UNKNOWN_FLAG: False, "stars_checked_at": timezone.now().isoformat()})
     return report
 
 

@@ -169,3 +169,8 @@ def test_reconciliation_reports_then_fixes_missing_refunded_and_unknown_payments
     assert again.missing == [] and again.refunds_not_reversed == [] and again.credited == []
     assert again.unknown == [only_ledger]
     assert Transaction.objects.filter(idempotency_key__startswith="stars:missing").count() == 2
+
+    star_history.append(_payment("ledger-only", known.telegram_id, 50))  # Telegram lists it after all
+    assert stars.stars_reconcile(fix=True).clean
+    only_ledger.refresh_from_db()
+    assert only_ledger.extra_data[stars.UNKNOWN_FLAG] is False
