@@ -1,12 +1,14 @@
-"""Pieces shared by the apps' admins: a paginator that never counts a big table, read-only inlines limited to
-the newest rows, and streamed CSV responses."""
+"""Pieces shared by the apps' admins: a paginator that never counts a big table, a date hierarchy that never
+scans one, read-only inlines limited to the newest rows, and streamed CSV responses."""
 
 import csv
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from django.contrib import admin
 from django.core.paginator import Paginator
-from django.db import connections
+from django.db import connections, models
+from django.utils import timezone
 from django.forms.models import BaseInlineFormSet
 from django.http import StreamingHttpResponse
 from django.utils.functional import cached_property
@@ -45,11 +47,60 @@ def table_row_estimate(queryset) -> int:
     return int(row[0]) if row and row[0] is not None else -1
 
 
+def _period_start(moment: datetime, kind: str) -> datetime:
+    moment = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    if kind in ("year", "month"):
+        moment = moment.replace(day=1)
+    if kind == "year":
+        moment = moment.replace(month=1)
+    return moment
+
+
+def _next_period(moment: datetime, kind: str) -> datetime:
+    if kind == "day":
+        return _period_start(moment + timedelta(days=1), kind)
+    if kind == "month":
+        return _period_start(moment.replace(day=28) + timedelta(days=4), kind)
+    return moment.replace(year=moment.year + 1)
+
+
+class PeriodRangeQuerySet(models.QuerySet):
+    """A queryset whose ``datetimes()`` costs two index lookups instead of a scan of every matching row.
+
+    The admin's ``date_hierarchy`` lists its years, months or days with ``SELECT DISTINCT date_trunc(...)``
+    over all matching rows: on a ledger of millions of entries that scan dominates every page view. Here the
+    periods are every year/month/day between the first and the last matching row (``MIN``/``MAX`` use the
+    ``created_at`` indexes), so a listed period may hold no rows; selecting it shows an empty page.
+    """
+
+    def datetimes(self, field_name, kind, order="ASC", tzinfo=None):
+        if kind not in ("year", "month", "day"):
+            return super().datetimes(field_name, kind, order, tzinfo)
+        bounds = self.order_by().aggregate(first=models.Min(field_name), last=models.Max(field_name))
+        if bounds["first"] is None:
+            return []
+        first, last = (timezone.localtime(bounds[k], tzinfo) for k in ("first", "last"))
+        periods, current = [], _period_start(first, kind)
+        while current <= last:
+            periods.append(current)
+            current = _next_period(current, kind)
+        return periods if order == "ASC" else periods[::-1]
+
+
 class BigTableAdminMixin:
-    """For changelists of tables with millions of rows: no exact ``COUNT(*)`` per page view."""
+    """For changelists of tables with millions of rows: no exact ``COUNT(*)`` and no full scan for the date
+    hierarchy per page view."""
 
     show_full_result_count = False
     paginator = EstimatedCountPaginator
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if not self.date_hierarchy:
+            return queryset
+        ranged = PeriodRangeQuerySet(model=queryset.model, query=queryset.query.chain(), using=queryset._db)
+        ranged._prefetch_related_lookups = queryset._prefetch_related_lookups
+        return ranged
 
 
 def newest_rows_formset(limit: int) -> type[BaseInlineFormSet]:

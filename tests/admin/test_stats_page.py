@@ -73,3 +73,12 @@ def test_the_admin_index_links_the_stats_page(admin_client):
 def test_the_stats_page_is_for_staff_only(client, make_user):
     response = client.get(STATS)
     assert response.status_code == 302 and reverse("admin:login") in response["Location"]
+
+
+@pytest.mark.django_db
+def test_a_second_view_within_a_minute_reuses_the_computed_figures(admin_client, activity):
+    admin_client.get(STATS)
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(STATS)
+    assert response.status_code == 200
+    assert not any("image_generations" in q["sql"] or "transactions" in q["sql"] for q in queries.captured_queries)
