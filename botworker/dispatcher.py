@@ -16,8 +16,10 @@ from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
 from aiogram.types import BotCommand, ErrorEvent
 from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext as _
 
+from accounts.languages import language_for
 from accounts.services import user_mark_bot_blocked
 from botworker import texts
 from botworker.middlewares import DatabaseConnectionMiddleware, UserMiddleware
@@ -58,15 +60,22 @@ def create_dispatcher() -> Dispatcher:
 
 
 async def set_bot_commands(bot: Bot) -> None:
-    """The command list Telegram shows beside the input field (not fatal when Telegram refuses)."""
-    commands = [
+    """The command lists Telegram shows beside the input field (not fatal when Telegram refuses): the default
+    one in Russian, and an English one that Telegram shows to users whose app language is English."""
+    with translation.override(settings.LANGUAGE_CODE):
+        await _quietly(bot.set_my_commands(bot_commands()))
+    with translation.override("en"):
+        await _quietly(bot.set_my_commands(bot_commands(), language_code="en"))
+
+
+def bot_commands() -> list[BotCommand]:
+    return [
         BotCommand(command="start", description=_("Главное меню")),
         BotCommand(command="balance", description=_("Баланс и пополнение")),
         BotCommand(command="promo", description=_("Ввести промокод")),
         BotCommand(command="help", description=_("Помощь")),
         BotCommand(command="paysupport", description=_("Вопросы об оплате")),
     ]
-    await _quietly(bot.set_my_commands(commands))
 
 
 def allowed_updates(dp: Dispatcher) -> list[str]:
@@ -83,6 +92,13 @@ async def on_error(event: ErrorEvent, bot: Bot) -> bool:
         await db(user_mark_bot_blocked, telegram_id=user.id)
         return True
     logger.error("Update %s failed: %r", update.update_id, event.exception, exc_info=event.exception)
+    # Errors are handled outside the user middleware, so its language override has ended by now.
+    with translation.override(language_for(getattr(user, "language_code", None))):
+        await _apologise(update, bot)
+    return True
+
+
+async def _apologise(update, bot: Bot) -> None:
     if update.pre_checkout_query:
         await _quietly(update.pre_checkout_query.answer(ok=False, error_message=texts.apology()))
     elif update.callback_query:
@@ -92,7 +108,6 @@ async def on_error(event: ErrorEvent, bot: Bot) -> bool:
             await _quietly(bot.send_message(update.callback_query.message.chat.id, texts.apology()))
     elif update.message:
         await _quietly(bot.send_message(update.message.chat.id, texts.apology()))
-    return True
 
 
 async def _quietly(request) -> None:

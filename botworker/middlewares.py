@@ -2,7 +2,8 @@
 
 ``UserMiddleware`` upserts the Telegram user through ``accounts.services`` and hands handlers the row as
 ``db_user``. A user blocked by an operator gets one short notice and nothing else (payments already made still
-go through: Telegram has taken the Stars, so they must be credited or refunded).
+go through: Telegram has taken the Stars, so they must be credited or refunded). Handlers run with the user's
+language active (``accounts.languages.language_for``): English for ``en*``, Russian otherwise.
 """
 
 import logging
@@ -13,7 +14,9 @@ from aiogram import BaseMiddleware, Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import TelegramObject, Update
 from aiogram.types import User as TelegramUser
+from django.utils import translation
 
+from accounts.languages import language_for
 from accounts.services import user_upsert_from_telegram
 from botworker import texts
 from botworker.orm import db, update_scope
@@ -41,12 +44,15 @@ class UserMiddleware(BaseMiddleware):
             last_name=tg_user.last_name, username=tg_user.username, language_code=tg_user.language_code,
             is_premium=tg_user.is_premium, is_bot=tg_user.is_bot,
         )
-        if user.is_blocked and not _is_payment_service_message(event):
-            logger.info("Ignoring an update from blocked user %s", tg_user.id)
-            await _notify_blocked(event, data["bot"])
-            return None
-        data["db_user"] = user
-        return await handler(event, data)
+        # The override lives in this update's context, so texts rendered in ``sync_to_async`` threads (which
+        # inherit the context) and concurrent updates of other users each see their own language.
+        with translation.override(language_for(user.language_code)):
+            if user.is_blocked and not _is_payment_service_message(event):
+                logger.info("Ignoring an update from blocked user %s", tg_user.id)
+                await _notify_blocked(event, data["bot"])
+                return None
+            data["db_user"] = user
+            return await handler(event, data)
 
 
 def _is_payment_service_message(update: TelegramObject) -> bool:

@@ -21,9 +21,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from accounts.languages import language_for
 from billing import services as billing_services
 from billing.models import TransactionType
 from generations import fal, notify, photos
@@ -402,13 +403,15 @@ def avatar_training_notify(*, avatar_id) -> bool:
         return False
     if not Avatar.objects.filter(pk=avatar.pk, notified_at__isnull=True).update(notified_at=timezone.now()):
         return False
-    if avatar.status == AvatarStatus.COMPLETED:
-        text = _("🎉 Ваш аватар «%(name)s» готов! Теперь можно создавать изображения.") % {"name": avatar.name}
-        markup = notify.keyboard([(_("🎨 Создать изображение"), "generate")], [(_("🎭 Мои аватары"), "avatar_list")])
-    else:
-        text = _("😔 Не удалось обучить аватар «%(name)s». Монеты за обучение возвращены на баланс.") % {
-            "name": avatar.name}
-        markup = notify.keyboard([(_("🎭 Мои аватары"), "avatar_list")])
+    # The recipient reads the notice in their own language (the worker has no request to take it from).
+    with translation.override(language_for(avatar.user.language_code)):
+        if avatar.status == AvatarStatus.COMPLETED:
+            text = _("🎉 Ваш аватар «%(name)s» готов! Теперь можно создавать изображения.") % {"name": avatar.name}
+            markup = notify.keyboard([(_("🎨 Создать изображение"), "generate")], [(_("🎭 Мои аватары"), "avatar_list")])
+        else:
+            text = _("😔 Не удалось обучить аватар «%(name)s». Монеты за обучение возвращены на баланс.") % {
+                "name": avatar.name}
+            markup = notify.keyboard([(_("🎭 Мои аватары"), "avatar_list")])
     try:
         notify.send_message(chat_id=avatar.user.telegram_id, text=text, reply_markup=markup)
     except notify.DeliveryFailed as exc:
@@ -665,26 +668,27 @@ def generation_deliver(*, generation_id) -> bool:
             delivered_at=timezone.now()):
         return False
     chat_id = generation.user.telegram_id
-    try:
-        if generation.status == GenerationStatus.COMPLETED:
-            images = []
-            for name in generation.result_files or []:
-                with default_storage.open(name, "rb") as handle:
-                    images.append((name.rsplit("/", 1)[-1], handle.read()))
-            notify.send_album(chat_id=chat_id, images=images, caption=_("✨ Изображения готовы!"))
-            _send_quietly(chat_id=chat_id, text=_("Изображения сохранены в галерее."),
-                          reply_markup=notify.keyboard([(_("🎨 Ещё"), "generate"), (_("🖼 Галерея"), "gallery")]))
-        else:
-            notify.send_message(
-                chat_id=chat_id,
-                text=_("😔 Не удалось создать изображение. 💰 Ваш баланс восстановлен."),
-                reply_markup=notify.keyboard([(_("🎨 Попробовать снова"), "generate")]),
-            )
-    except notify.DeliveryFailed as exc:
-        if not exc.permanent:
-            ImageGeneration.objects.filter(pk=generation.pk).update(delivered_at=None)
-        logger.warning("generation %s not delivered: %s", generation.pk, exc)
-        return False
+    with translation.override(language_for(generation.user.language_code)):
+        try:
+            if generation.status == GenerationStatus.COMPLETED:
+                images = []
+                for name in generation.result_files or []:
+                    with default_storage.open(name, "rb") as handle:
+                        images.append((name.rsplit("/", 1)[-1], handle.read()))
+                notify.send_album(chat_id=chat_id, images=images, caption=_("✨ Изображения готовы!"))
+                _send_quietly(chat_id=chat_id, text=_("Изображения сохранены в галерее."),
+                              reply_markup=notify.keyboard([(_("🎨 Ещё"), "generate"), (_("🖼 Галерея"), "gallery")]))
+            else:
+                notify.send_message(
+                    chat_id=chat_id,
+                    text=_("😔 Не удалось создать изображение. 💰 Ваш баланс восстановлен."),
+                    reply_markup=notify.keyboard([(_("🎨 Попробовать снова"), "generate")]),
+                )
+        except notify.DeliveryFailed as exc:
+            if not exc.permanent:
+                ImageGeneration.objects.filter(pk=generation.pk).update(delivered_at=None)
+            logger.warning("generation %s not delivered: %s", generation.pk, exc)
+            return False
     return True
 
 

@@ -14,6 +14,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import User
 from billing.exceptions import InsufficientFunds
@@ -63,10 +64,13 @@ def _button(text: str, action: str, avatar: Avatar | str = "", index: int = 0) -
     return InlineKeyboardButton(text=text, callback_data=_cb(action, avatar, index))
 
 
+# Marked for the catalogue here, translated when shown.
 STATUS_TEXT = {
-    AvatarStatus.DRAFT: "Черновик", AvatarStatus.PHOTOS_UPLOADING: "Загрузка фото",
-    AvatarStatus.READY_FOR_TRAINING: "Готов к обучению", AvatarStatus.TRAINING: "Обучается",
-    AvatarStatus.COMPLETED: "Готов", AvatarStatus.ERROR: "Ошибка", AvatarStatus.CANCELLED: "Отменен",
+    AvatarStatus.DRAFT: gettext_noop("Черновик"), AvatarStatus.PHOTOS_UPLOADING: gettext_noop("Загрузка фото"),
+    AvatarStatus.READY_FOR_TRAINING: gettext_noop("Готов к обучению"),
+    AvatarStatus.TRAINING: gettext_noop("Обучается"),
+    AvatarStatus.COMPLETED: gettext_noop("Готов"), AvatarStatus.ERROR: gettext_noop("Ошибка"),
+    AvatarStatus.CANCELLED: gettext_noop("Отменен"),
 }
 
 
@@ -424,9 +428,9 @@ async def review_photo(callback: CallbackQuery, callback_data: AvatarCb, db_user
     content = await db(selectors.avatar_photo_content, user=db_user, avatar_id=callback_data.avatar,
                        photo_id=photo.pk)
     avatar_hex = callback_data.avatar
+    position = _("{n} из {total}").format(n=index + 1, total=len(photos))
     rows = [
-        [_button("◀️", "review", avatar_hex, index - 1), _button(f"{index + 1} из {len(photos)}", "review",
-                                                               avatar_hex, index),
+        [_button("◀️", "review", avatar_hex, index - 1), _button(position, "review", avatar_hex, index),
          _button("▶️", "review", avatar_hex, index + 1)],
         [_button(_("🗑 Удалить фото"), "photo_delete", avatar_hex, index)],
         [_button(_("◀️ К загрузке"), "photos", avatar_hex)],

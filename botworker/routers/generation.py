@@ -13,6 +13,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from django.conf import settings
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import User
 from billing.exceptions import InsufficientFunds
@@ -23,8 +24,10 @@ from botworker.orm import db
 from generations import selectors, services
 from generations.exceptions import InvalidInput, InvalidState, NotFound, ProviderUnavailable
 
-RATIOS = (("1:1", "🔲 Квадрат 1:1"), ("3:4", "📱 Портрет 3:4"), ("4:3", "🖼 Альбом 4:3"),
-          ("9:16", "📺 Сторис 9:16"), ("16:9", "🎬 Кино 16:9"))
+# Labels marked for the catalogue here, translated when the keyboard is built.
+RATIOS = (("1:1", gettext_noop("🔲 Квадрат 1:1")), ("3:4", gettext_noop("📱 Портрет 3:4")),
+          ("4:3", gettext_noop("🖼 Альбом 4:3")), ("9:16", gettext_noop("📺 Сторис 9:16")),
+          ("16:9", gettext_noop("🎬 Кино 16:9")))
 
 
 class GenerationFlow(StatesGroup):
