@@ -108,3 +108,19 @@ async def test_the_apology_after_a_failed_handler_is_in_the_users_language(bot_e
     bot_env.feed(updates.message(7104, "/start", from_user=updates.tg_user(7104, language_code="en")))
     apology = await bot_env.wait_for("sendMessage", lambda c: to(7104)(c) and c.text.startswith("😔"), count=1)
     assert apology.text.startswith("😔 Something went wrong.")
+
+
+async def test_the_command_list_is_set_in_russian_by_default_and_in_english_for_english_apps():
+    from botworker.dispatcher import create_bot, set_bot_commands
+
+    with FakeBotAPI() as api:
+        bot = create_bot(TOKEN, api_url=api.base_url)
+        try:
+            await set_bot_commands(bot)
+        finally:
+            await bot.session.close()
+    lists = {call.data.get("language_code", ""): {c["command"]: c["description"] for c in call.json("commands")}
+             for call in api.calls_of("setMyCommands")}
+    assert lists[""]["start"] == "Главное меню" and lists[""]["paysupport"] == "Вопросы об оплате"
+    assert lists["en"] == {"start": "Main menu", "balance": "Balance and top-up", "promo": "Enter a promo code",
+                           "help": "Help", "paysupport": "Payment questions"}
