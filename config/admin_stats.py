@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.contrib import admin
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.template.response import TemplateResponse
@@ -135,6 +136,9 @@ STATS_CACHE_SECONDS = 60
 
 
 def stats_view(request):
+    # Revenue figures: only for operators who may read the ledger, not for every staff account.
+    if not request.user.has_perm("billing.view_transaction"):
+        raise PermissionDenied
     today = timezone.localdate()
     stats = cache.get_or_set(f"admin-stats:{today.isoformat()}", lambda: stats_collect(today=today),
                              STATS_CACHE_SECONDS)

@@ -138,6 +138,16 @@ class _Echo:
         return value
 
 
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value):
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe (CSV injection); numbers stay."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 def csv_streaming_response(*, filename: str, header: Iterable, rows: Iterable[Iterable]) -> StreamingHttpResponse:
     """A CSV download produced row by row, so exporting a million rows does not hold them in memory."""
     writer = csv.writer(_Echo())
@@ -146,7 +156,7 @@ def csv_streaming_response(*, filename: str, header: Iterable, rows: Iterable[It
         yield "\ufeff"  # a BOM, so that spreadsheet programs read the file as UTF-8
         yield writer.writerow(header)
         for row in rows:
-            yield writer.writerow(row)
+            yield writer.writerow([csv_safe(cell) for cell in row])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -137,3 +137,15 @@ def test_the_refund_button_refunds_a_stars_payment_through_telegram_once(admin_c
     assert (reversal.type, reversal.amount) == (TransactionType.PAYMENT_REFUND, Decimal("-100"))
     assert reversal.created_by == "admin:admin"
     assert balance_get(user=user) == 0
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralised():
+    from decimal import Decimal
+
+    from config.admin_tools import csv_safe
+
+    assert csv_safe("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
+    assert csv_safe("@SUM(A1)") == "'@SUM(A1)"
+    assert csv_safe("-2+3") == "'-2+3"
+    assert csv_safe(Decimal("-5.00")) == Decimal("-5.00")
+    assert csv_safe("refund of #12") == "refund of #12"

@@ -82,3 +82,9 @@ def test_a_second_view_within_a_minute_reuses_the_computed_figures(admin_client,
         response = admin_client.get(STATS)
     assert response.status_code == 200
     assert not any("image_generations" in q["sql"] or "transactions" in q["sql"] for q in queries.captured_queries)
+
+
+@pytest.mark.django_db
+def test_staff_without_ledger_access_cannot_see_the_revenue_figures(staff_client):
+    assert staff_client().get(STATS).status_code == 403
+    assert staff_client("billing.view_transaction", username="accountant").get(STATS).status_code == 200
