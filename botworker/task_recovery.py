@@ -68,7 +68,12 @@ def _release_liveness_lock(sender, task_result, **kwargs) -> None:
     conn = getattr(_held, "conn", None)
     if conn is not None:
         _held.conn = None
-        conn.close()  # closing the session releases its advisory locks
+        try:
+            with conn.cursor() as cursor:  # explicit: with DATABASE_POOL_MAX the session outlives close()
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, _lock_key(task_result.id)])
+        except Exception:
+            logger.warning("could not release the liveness lock of task %s", task_result.id, exc_info=True)
+        conn.close()
 
 
 # --- the sweep --------------------------------------------------------------------------------------------------

@@ -82,6 +82,12 @@ ASGI_APPLICATION = "config.asgi.application"
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 # The bot worker has no request cycle to close connections, so it must never keep them (see botworker).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# A PostgreSQL connection pool per process (Django's psycopg pool), at most this many connections; 0: no pool.
+# Meant for the web processes in webhook mode, where every request runs on its own thread and would otherwise
+# open (and close) a connection for each ORM call. Keep CONN_MAX_AGE=0 with it.
+DATABASE_POOL_MAX = env.int("DATABASE_POOL_MAX", default=0)
+if DATABASE_POOL_MAX and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DATABASE_POOL_MAX}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several threads (bot, tests) write at once: wait for the lock instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})

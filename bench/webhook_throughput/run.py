@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.common import REPO, create_database, machine_note, median, postgres_url  # noqa: E402
 
 SECRET = "bench-webhook-secret"
+WEB_ENV: dict[str, str] = {}  # extra environment of the web servers (not of runbot)
 DB_NAME = "aisha_bench_webhook"
 
 
@@ -174,13 +175,15 @@ def run_webhook(server: str, workers: int, n: int, concurrency: int, database_ur
     port = free_port()
     log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-webhook-{server}-{workers}-{Ids.next_update}.log", "wb")
     proc = subprocess.Popen(server_command(server, workers, port), cwd=REPO,
-                            env=server_env(database_url, api.base_url), stdout=log, stderr=subprocess.STDOUT)
+                            env=dict(server_env(database_url, api.base_url), **WEB_ENV), stdout=log,
+                            stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/healthz", proc)
         url = f"{base}/telegram/webhook/{webhook_path_token(SECRET)}/"
-        # Warm every worker process up (imports, dispatcher, bot session, database connection).
-        asyncio.run(post_all(url, Ids.updates(10 * workers), concurrency))
+        # Warm every worker process up (imports, dispatcher, bot session): the server spreads connections
+        # unevenly, so send enough that each process has handled some; a cold one takes seconds on its first.
+        asyncio.run(post_all(url, Ids.updates(50 * workers), concurrency))
         batch = Ids.updates(n)
         before = api.call("count", "sendMessage")
         began = time.perf_counter()
@@ -229,7 +232,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--workers", default="1,2,4", help="server process counts (default 1,2,4)")
     parser.add_argument("--servers", default="gunicorn,granian", help="ASGI servers to compare")
+    parser.add_argument("--pool", type=int, default=0,
+                        help="DATABASE_POOL_MAX for the web servers (default 0: no connection pool)")
     args = parser.parse_args()
+    WEB_ENV["DATABASE_POOL_MAX"] = str(args.pool)
 
     database_url = create_database(postgres_url("bench/webhook_throughput"), DB_NAME, drop=True)
     from bench.common import migrate, setup_django
@@ -256,7 +262,7 @@ def main() -> None:
 
     baseline = median(results["polling"])
     print(f"\nwebhook_throughput: {args.updates} x /start per mode, concurrency {args.concurrency}, "
-          f"{args.rounds} round(s); {machine_note()}")
+          f"{args.rounds} round(s), web DATABASE_POOL_MAX={args.pool}; {machine_note()}")
     print(f"{'mode':<16}{'updates/s':>12}{'vs polling':>12}")
     for key, values in results.items():
         print(f"{key:<16}{median(values):>12.0f}{median(values) / baseline:>11.2f}x")

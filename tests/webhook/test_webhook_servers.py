@@ -32,7 +32,9 @@ def two_servers(tmp_path):
         env = subprocess_env(bot_api_url=api.base_url, BOT_WEBHOOK_SECRET=SECRET)
         servers = []
         try:
-            servers += [start_web(env, tmp_path / f"web-{n}.log") for n in range(2)]
+            # One of the two with a connection pool (DATABASE_POOL_MAX), as webhook web processes may run.
+            servers += [start_web(dict(env, DATABASE_POOL_MAX=str(n * 4)), tmp_path / f"web-{n}.log")
+                        for n in range(2)]
             yield api, [url for _, url in servers]
         finally:
             for proc, _ in servers:
