@@ -199,9 +199,6 @@ def run_webhook(server: str, workers: int, n: int, concurrency: int, database_ur
 
 def run_polling(n: int, database_url: str, api: FakeAPI) -> float:
     env = server_env(database_url, api.base_url)
-    # runbot takes its PostgreSQL poller lock from async code, which Django refuses (reported to the bot's
-    # owner); allowed here so that the baseline can be measured meanwhile. It changes no timing.
-    env["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     log = open(Path(os.environ.get("TMPDIR", "/tmp")) / "bench-webhook-polling.log", "wb")
     proc = subprocess.Popen([sys.executable, "manage.py", "runbot", "--polling-timeout", "1"], cwd=REPO, env=env,
                             stdout=log, stderr=subprocess.STDOUT)

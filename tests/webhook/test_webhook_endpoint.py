@@ -116,6 +116,7 @@ def test_set_webhook_registers_url_secret_and_payment_updates_without_dropping_p
         assert call.data["secret_token"] == SECRET
         assert "pre_checkout_query" in call.json("allowed_updates")
         assert call.data.get("drop_pending_updates") in (None, False, "false")
+        assert api.calls_of("setMyCommands")  # the command menu, as runbot sets it when polling
         call_command("delete_webhook")
         (deleted,) = api.calls_of("deleteWebhook")
         assert deleted.data.get("drop_pending_updates") in (None, False, "false")

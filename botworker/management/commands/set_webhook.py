@@ -15,13 +15,14 @@ from botworker.webhook import webhook_secret_valid, webhook_url
 
 
 async def _set_webhook(url: str, max_connections: int) -> None:
-    from botworker.dispatcher import allowed_updates, create_bot, create_dispatcher
+    from botworker.dispatcher import allowed_updates, create_bot, create_dispatcher, set_bot_commands
 
     bot = create_bot()
     try:
         await bot.set_webhook(url=url, secret_token=settings.BOT_WEBHOOK_SECRET,
                               allowed_updates=allowed_updates(create_dispatcher()),
                               max_connections=max_connections, drop_pending_updates=False)
+        await set_bot_commands(bot)  # what runbot does at start; no runbot runs in webhook mode
     finally:
         await bot.session.close()
 
