@@ -88,7 +88,8 @@ def server_env(database_url: str, api_url: str) -> dict:
 
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     env.update(DJANGO_SETTINGS_MODULE="config.settings", DATABASE_URL=database_url, SECRET_KEY="bench-only",
-               DEBUG="false", LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "ERROR"), BOT_TOKEN=TOKEN, BOT_API_URL=api_url, BOT_WEBHOOK_SECRET=SECRET,
+               DEBUG="false", LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "ERROR"), BOT_TOKEN=TOKEN,
+               BOT_API_URL=api_url, BOT_WEBHOOK_SECRET=SECRET,
                ALLOWED_HOSTS="127.0.0.1,localhost", TASKS_BACKEND="django_tasks_db.DatabaseBackend")
     return env
 

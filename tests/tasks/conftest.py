@@ -28,7 +28,8 @@ class Workers:
             proc = subprocess.Popen(
                 [sys.executable, "manage.py", "db_worker", "--no-reload", "--interval", "0.05",
                  "--no-startup-delay", "--worker-id", f"test-worker-{n}-{os.getpid()}"],
-                cwd=ROOT, env=subprocess_env(bot_api_url=self.api.base_url, **env), stdout=log, stderr=subprocess.STDOUT)
+                cwd=ROOT, env=subprocess_env(bot_api_url=self.api.base_url, **env), stdout=log,
+                stderr=subprocess.STDOUT)
             self.procs.append(proc)
             started.append(proc)
         return started
