@@ -8,6 +8,7 @@ row's status, so a poller and a webhook racing each other (or a restarted worker
 
 from __future__ import annotations
 
+import html
 import io
 import logging
 import uuid
@@ -403,14 +404,15 @@ def avatar_training_notify(*, avatar_id) -> bool:
         return False
     if not Avatar.objects.filter(pk=avatar.pk, notified_at__isnull=True).update(notified_at=timezone.now()):
         return False
+    name = html.escape(avatar.name)  # the text is HTML: "<3 Anna" must not make Telegram refuse it
     # The recipient reads the notice in their own language (the worker has no request to take it from).
     with translation.override(language_for(avatar.user.language_code)):
         if avatar.status == AvatarStatus.COMPLETED:
-            text = _("🎉 Ваш аватар «%(name)s» готов! Теперь можно создавать изображения.") % {"name": avatar.name}
+            text = _("🎉 Ваш аватар «%(name)s» готов! Теперь можно создавать изображения.") % {"name": name}
             markup = notify.keyboard([(_("🎨 Создать изображение"), "generate")], [(_("🎭 Мои аватары"), "avatar_list")])
         else:
             text = _("😔 Не удалось обучить аватар «%(name)s». Монеты за обучение возвращены на баланс.") % {
-                "name": avatar.name}
+                "name": name}
             markup = notify.keyboard([(_("🎭 Мои аватары"), "avatar_list")])
     try:
         notify.send_message(chat_id=avatar.user.telegram_id, text=text, reply_markup=markup)
