@@ -129,6 +129,10 @@ async def telegram_webhook(request: HttpRequest, token: str) -> HttpResponse:
     if not hmac.compare_digest(request.headers.get(SECRET_HEADER, "").encode(), secret.encode()):
         logger.warning("webhook request with a wrong or missing secret token from %s", request.META.get("REMOTE_ADDR"))
         return HttpResponseForbidden()
+    if not settings.BOT_TOKEN:
+        # A configuration error of this process: claim nothing, so Telegram re-sends once it is fixed.
+        logger.error("webhook update refused: BOT_TOKEN is not set in this web process")
+        return JsonResponse({"ok": False, "description": "bot not configured"}, status=503)
     try:
         data = json.loads(request.body)
         update_id = int(data["update_id"])

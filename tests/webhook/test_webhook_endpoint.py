@@ -38,6 +38,13 @@ async def test_the_endpoint_is_closed_while_no_webhook_secret_is_set(webhook_env
     assert not await ProcessedUpdate.objects.aexists()
 
 
+async def test_a_web_process_without_bot_token_refuses_with_503_and_claims_nothing(webhook_env):
+    with override_settings(BOT_TOKEN=""):
+        response = await webhook_env.post(dict(updates.message(6006, "/start"), update_id=506))
+    assert response.status_code == 503  # Telegram re-sends it later
+    assert not await ProcessedUpdate.objects.filter(update_id=506).aexists()
+
+
 async def test_start_through_the_webhook_registers_the_user_and_answers(webhook_env):
     response = await webhook_env.post(dict(updates.message(6003, "/start"), update_id=503))
     assert response.status_code == 200
