@@ -128,11 +128,23 @@ class FalClient:
         return url
 
     def download(self, url: str, *, max_bytes: int = 50 * 1024 * 1024) -> bytes:
-        """Fetch an output file (FAL keeps them briefly; we copy what we deliver)."""
-        status, data, _ = self._send("GET", url, None, {}, authorize=False)
+        """Fetch an output file (FAL keeps them briefly; we copy what we deliver). Result URLs may come from a
+        webhook's body, so only web URLs are fetched (plain http only from our own FAL hosts or with ``DEBUG``)
+        and no more than ``max_bytes`` + 1 bytes are read."""
+        self._check_download_url(url)
+        status, data, _ = self._send("GET", url, None, {}, authorize=False, limit=max_bytes + 1)
         if len(data) > max_bytes:
             raise ProviderRejected("output file too large")
         return data
+
+    def _check_download_url(self, url: str) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme == "https" and parts.hostname:
+            return
+        own_hosts = {urllib.parse.urlsplit(u).hostname for u in (self.queue_url, self.rest_url, self.cdn_url)}
+        if parts.scheme == "http" and parts.hostname and (settings.DEBUG or parts.hostname in own_hosts):
+            return
+        raise ProviderRejected(f"refused to download {parts.scheme or 'a'}:// URL of host {parts.hostname!r}")
 
     # --- HTTP -----------------------------------------------------------------------------------------------
     def _request_url(self, endpoint: str, request_id: str) -> str:
@@ -145,7 +157,8 @@ class FalClient:
         except ValueError:
             raise ProviderTransientError(f"malformed JSON from {method} {url}", status=status) from None
 
-    def _send(self, method: str, url: str, payload, headers: dict, *, authorize: bool) -> tuple[int, bytes, dict]:
+    def _send(self, method: str, url: str, payload, headers: dict, *, authorize: bool,
+              limit: int | None = None) -> tuple[int, bytes, dict]:
         if isinstance(payload, (bytes, bytearray)):
             data = bytes(payload)
         elif payload is not None:
@@ -162,7 +175,10 @@ class FalClient:
             request = urllib.request.Request(url, data=data, method=method, headers=headers)
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return response.status, response.read(), dict(response.headers)
+                    if limit is not None and _content_length(response.headers) >= limit:
+                        raise ProviderRejected(f"{method} {url}: the response is larger than allowed")
+                    body = response.read() if limit is None else response.read(limit)
+                    return response.status, body, dict(response.headers)
             except urllib.error.HTTPError as exc:
                 body = exc.read() or b""
                 error = _http_error(exc.code, body, exc.headers)
@@ -178,6 +194,13 @@ class FalClient:
 
     def _delay(self, attempt: int) -> float:
         return min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+
+
+def _content_length(headers) -> int:
+    try:
+        return int(headers.get("Content-Length") or 0)
+    except ValueError:
+        return 0
 
 
 def _retry_after(headers) -> float | None:

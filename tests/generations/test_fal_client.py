@@ -113,3 +113,73 @@ def test_a_call_that_takes_longer_than_its_timeout_is_retried_then_a_transient_e
     fake_fal.fail("/fal-ai/flux-lora", 200, times=2, delay=1.0)
     with pytest.raises(ProviderTransientError):
         client.submit(fal.LORA_GENERATOR, {"prompt": "x"})
+
+
+def test_a_download_url_other_than_http_is_refused(client, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"local file")
+    for url in (secret.as_uri(), "ftp://127.0.0.1/x", "dev-placeholder://1x1/1", "/etc/passwd"):
+        with pytest.raises(ProviderRejected):
+            client.download(url)
+
+
+def test_plain_http_downloads_only_from_the_fal_hosts_unless_debug(client, fake_fal, settings):
+    with pytest.raises(ProviderRejected):
+        client.download("http://files.example.invalid/image.jpg")
+    settings.DEBUG = True
+    with pytest.raises(ProviderTransientError):  # allowed now: it is only unreachable
+        fal.FalClient(key="k", queue_url="http://127.0.0.1:9", rest_url="http://127.0.0.1:9",
+                      cdn_url="http://127.0.0.1:9", timeout=1, retries=0).download("http://localhost:9/x.jpg")
+
+
+@pytest.mark.parametrize("declare_length", [False, True])
+def test_an_oversized_download_is_refused_without_reading_it_all(client, declare_length):
+    total = 32 * 1024 * 1024
+    with BigBodyServer(total, declare_length=declare_length) as server:
+        with pytest.raises(ProviderRejected, match="large"):
+            client.download(server.url, max_bytes=1024)
+        server.finished.wait(10)
+    assert server.sent < total // 2
+
+
+class BigBodyServer:
+    """Serves ``total`` bytes in chunks (close-delimited unless the length is declared) and counts what got out
+    before the client hung up."""
+
+    def __init__(self, total: int, *, declare_length: bool):
+        import http.server
+        import threading
+
+        owner = self
+        self.sent, self.finished = 0, threading.Event()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                if declare_length:
+                    self.send_header("Content-Length", str(total))
+                self.end_headers()
+                chunk = b"x" * 65536
+                try:
+                    while owner.sent < total:
+                        self.wfile.write(chunk)
+                        owner.sent += len(chunk)
+                except OSError:
+                    pass
+                finally:
+                    owner.finished.set()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/big.jpg"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
