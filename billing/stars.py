@@ -214,9 +214,10 @@ def telegram_payments() -> dict[str, TelegramPayment]:
 
 
 def _package_from_payload(payload: str) -> TopUpPackage | None:
-    """The bot's payload is ``topup:<telegram id>:<package id>:<stars>:<discount>`` (promocodes.services)."""
+    """The bot's payload is ``topup:<telegram id>:<package id>:<stars>:<discount>[:<nonce>]`` (promocodes.services;
+    discounted invoices carry the nonce)."""
     parts = (payload or "").split(":")
-    if len(parts) == 5 and parts[0] == "topup" and parts[2].isdigit():
+    if len(parts) in (5, 6) and parts[0] == "topup" and parts[2].isdigit():
         return TopUpPackage.objects.filter(pk=int(parts[2])).first()
     return None
 

@@ -50,3 +50,7 @@ class PriceChanged(PurchaseError):
 
 class PayerBlocked(PurchaseError):
     pass
+
+
+class DiscountReserved(PriceChanged):
+    """The invoice's discount is held by another invoice of the same user that is being paid right now."""

@@ -91,6 +91,10 @@ class PromokodeUsage(models.Model):
     used_at = models.DateTimeField(default=timezone.now)
     # Added by this project: a bonus or discount waits for the user's next purchase, then is consumed once.
     consumed_at = models.DateTimeField(null=True, blank=True)
+    # A discount is held for one invoice from its pre-checkout until its payment (or until the hold expires), so
+    # two invoices carrying the same discount cannot both be paid at the lower price.
+    reserved_payload = models.CharField(max_length=128, null=True, blank=True)
+    reserved_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "promokode_usages"

@@ -1,8 +1,10 @@
 """Writes to promo codes: creating them (operators) and activating them (users)."""
 
+import logging
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -13,11 +15,13 @@ from billing import selectors as billing_selectors
 from billing import services as billing_services
 from billing.models import TopUpPackage, Transaction, TransactionType
 from promocodes.exceptions import (
-    InvoiceInvalid, InvoiceNotYours, PackageUnavailable, PayerBlocked, PriceChanged, PromoCodeAlreadyUsed,
+    DiscountReserved, InvoiceInvalid, InvoiceNotYours, PackageUnavailable, PayerBlocked, PriceChanged, PromoCodeAlreadyUsed,
     PromoCodeExhausted, PromoCodeExpired, PromoCodeInvalid, PromoCodeNotFound, PromoCodeNotStarted,
 )
 from promocodes.models import Promokode, PromokodeType, PromokodeUsage
 from promocodes.selectors import TopUpOffer, discounted_stars, pending_usages, promo_code_normalize
+
+logger = logging.getLogger(__name__)
 
 # No 0/O or 1/I: codes are read off screens and typed by hand.
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -141,6 +145,9 @@ def _check_can_activate(promo: Promokode | None, user: User) -> None:
 
 INVOICE_PREFIX = "topup"
 STARS_CURRENCY = "XTR"
+# How long a pre-checkout holds the invoice's discount for that invoice: Telegram completes an approved payment
+# within seconds, so a hold this long only outlives a payment that failed after its pre-checkout.
+DISCOUNT_HOLD = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -151,30 +158,44 @@ class Invoice:
     package_id: int
     stars: int
     discount_usage_id: str | None = None
+    # Tells apart two invoices of the same package carrying the same discount (their other parts are equal), so
+    # the discount can be held for exactly one of them. Only discounted invoices carry one.
+    nonce: str | None = None
 
     def payload(self) -> str:
         usage = uuid.UUID(self.discount_usage_id).hex if self.discount_usage_id else "-"
-        return f"{INVOICE_PREFIX}:{self.telegram_user_id}:{self.package_id}:{self.stars}:{usage}"
+        parts = [INVOICE_PREFIX, str(self.telegram_user_id), str(self.package_id), str(self.stars), usage]
+        return ":".join(parts + ([self.nonce] if self.nonce else []))
 
 
 def invoice_for_offer(*, user: User, offer: TopUpOffer) -> Invoice:
     return Invoice(telegram_user_id=user.telegram_id, package_id=offer.package.pk, stars=offer.stars,
-                   discount_usage_id=offer.discount_usage_id)
+                   discount_usage_id=offer.discount_usage_id,
+                   nonce=secrets.token_hex(4) if offer.discount_usage_id else None)
 
 
 def invoice_parse(payload: str) -> Invoice:
     try:
-        prefix, telegram_user_id, package_id, stars, usage = (payload or "").split(":")
-        if prefix != INVOICE_PREFIX:
-            raise ValueError(prefix)
+        parts = (payload or "").split(":")
+        if len(parts) not in (5, 6) or parts[0] != INVOICE_PREFIX:
+            raise ValueError(payload)
+        _, telegram_user_id, package_id, stars, usage, *rest = parts
+        nonce = rest[0] if rest else None
+        if nonce is not None and not (nonce.isalnum() and len(nonce) <= 16):
+            raise ValueError(nonce)
         return Invoice(telegram_user_id=int(telegram_user_id), package_id=int(package_id), stars=int(stars),
-                       discount_usage_id=None if usage == "-" else str(uuid.UUID(usage)))
+                       discount_usage_id=None if usage == "-" else str(uuid.UUID(usage)), nonce=nonce)
     except ValueError:
         raise InvoiceInvalid(f"Not a top-up invoice payload: {payload!r}.") from None
 
 
 def purchase_pre_checkout_check(*, payer_telegram_id: int, payload: str, currency: str, total_amount: int) -> Invoice:
-    """Decide a ``pre_checkout_query``: raises a ``PurchaseError`` unless this payer may pay this invoice now."""
+    """Decide a ``pre_checkout_query``: raises a ``PurchaseError`` unless this payer may pay this invoice now.
+
+    An invoice with a discount holds it (``reserved_payload``/``reserved_until``) until its payment consumes it
+    or ``DISCOUNT_HOLD`` passes; another invoice carrying the same discount is refused meanwhile
+    (``DiscountReserved``). The same invoice may be pre-checked again (a retry).
+    """
     invoice = invoice_parse(payload)
     if invoice.telegram_user_id != payer_telegram_id:
         raise InvoiceNotYours(f"Invoice for {invoice.telegram_user_id}, paid by {payer_telegram_id}.")
@@ -186,16 +207,29 @@ def purchase_pre_checkout_check(*, payer_telegram_id: int, payload: str, currenc
     package = TopUpPackage.objects.filter(pk=invoice.package_id, is_active=True).first()
     if package is None:
         raise PackageUnavailable(f"Package {invoice.package_id} is gone or inactive.")
-    percent = None
-    if invoice.discount_usage_id:
-        usage = pending_usages(user=user, type=PromokodeType.DISCOUNT).filter(pk=invoice.discount_usage_id).first()
-        if usage is None:
-            raise PriceChanged("The discount of this invoice was already used.")
-        percent = usage.promokode.discount_percent
-    price = discounted_stars(stars=package.stars, percent=percent)
-    if currency != STARS_CURRENCY or total_amount != invoice.stars or price != invoice.stars:
-        raise PriceChanged(f"Invoice says {invoice.stars} {currency} ({total_amount}), the offer is now {price} XTR.")
+    with transaction.atomic():  # a refusal below also undoes the hold taken here
+        percent = None
+        if invoice.discount_usage_id:
+            percent = _discount_hold(user=user, usage_id=invoice.discount_usage_id, payload=payload)
+        price = discounted_stars(stars=package.stars, percent=percent)
+        if currency != STARS_CURRENCY or total_amount != invoice.stars or price != invoice.stars:
+            raise PriceChanged(
+                f"Invoice says {invoice.stars} {currency} ({total_amount}), the offer is now {price} XTR.")
     return invoice
+
+
+def _discount_hold(*, user: User, usage_id: str, payload: str) -> Decimal:
+    """Lock the unused discount and hold it for ``payload``; returns its percent."""
+    usage = (pending_usages(user=user, type=PromokodeType.DISCOUNT).select_for_update(of=("self",))
+             .filter(pk=usage_id).first())
+    if usage is None:
+        raise PriceChanged("The discount of this invoice was already used.")
+    now = timezone.now()
+    if usage.reserved_payload not in (None, payload) and usage.reserved_until and usage.reserved_until > now:
+        raise DiscountReserved(f"Discount {usage_id} is held by another invoice until {usage.reserved_until}.")
+    usage.reserved_payload, usage.reserved_until = payload, now + DISCOUNT_HOLD
+    usage.save(update_fields=["reserved_payload", "reserved_until"])
+    return usage.promokode.discount_percent
 
 
 @dataclass(frozen=True)
@@ -210,7 +244,11 @@ def purchase_complete(
     *, payer_telegram_id: int, payload: str, total_amount: int, telegram_payment_charge_id: str,
 ) -> PurchaseResult:
     """Credit a ``successful_payment`` once: the package's coins (TOPUP), pending promo bonuses (BONUS), and mark
-    the discount and bonuses used, all in one transaction keyed by ``telegram_payment_charge_id``."""
+    the discount and bonuses used, all in one transaction keyed by ``telegram_payment_charge_id``.
+
+    A discount already consumed by another payment is logged, and this payment credited all the same: Telegram
+    has taken the Stars.
+    """
     invoice = invoice_parse(payload)
     key = f"stars:{telegram_payment_charge_id}"  # billing.stars (refunds, reconciliation) relies on this form
     bonus_key = f"promo-bonus:{telegram_payment_charge_id}"
@@ -235,8 +273,13 @@ def purchase_complete(
         )
         now = timezone.now()
         if invoice.discount_usage_id:
-            PromokodeUsage.objects.filter(pk=invoice.discount_usage_id, user=payer, consumed_at__isnull=True).update(
-                consumed_at=now, package_used=str(package.pk))
+            consumed = PromokodeUsage.objects.filter(
+                pk=invoice.discount_usage_id, user=payer, consumed_at__isnull=True,
+            ).update(consumed_at=now, package_used=str(package.pk), reserved_payload=None, reserved_until=None)
+            if not consumed:
+                # Telegram took the discounted price already; the payment stands, the operator may look into it.
+                logger.warning("Payment %s used discount %s that another payment had consumed; credited anyway",
+                               key, invoice.discount_usage_id)
         bonus = _credit_pending_bonuses(payer, key=bonus_key, package=package, now=now)
     return PurchaseResult(topup=topup, bonus=bonus, balance=(bonus or topup).balance_after, duplicate=False)
 

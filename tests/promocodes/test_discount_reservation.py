@@ -1,0 +1,127 @@
+"""One discount, one purchase: a pre-checkout holds the discount for its invoice, a second invoice is refused."""
+
+import logging
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import close_old_connections
+from django.utils import timezone
+
+from billing.models import TopUpPackage, Transaction, TransactionType
+from billing.selectors import balance_get
+from promocodes import exceptions
+from promocodes.models import PromokodeType, PromokodeUsage
+from promocodes.selectors import topup_offer_get
+from promocodes.services import (
+    invoice_for_offer, invoice_parse, promo_code_activate, promo_code_create, purchase_complete,
+    purchase_pre_checkout_check,
+)
+
+
+def _half_price_invoices(user, n=2):
+    """``n`` invoices of the same package carrying the same 50% discount (the user opened the offer n times)."""
+    package = TopUpPackage.objects.create(title="P", stars=100, credits=100)
+    promo_code_create(code="HALF", type=PromokodeType.DISCOUNT, discount_percent=Decimal("50"))
+    promo_code_activate(user=user, code="HALF")
+    return [invoice_for_offer(user=user, offer=topup_offer_get(user=user, package_id=package.pk)).payload()
+            for _ in range(n)]
+
+
+def _check(user, payload):
+    return purchase_pre_checkout_check(payer_telegram_id=user.telegram_id, payload=payload, currency="XTR",
+                                       total_amount=50)
+
+
+def _pay(user, payload, charge_id):
+    return purchase_complete(payer_telegram_id=user.telegram_id, payload=payload, total_amount=50,
+                             telegram_payment_charge_id=charge_id)
+
+
+@pytest.mark.django_db
+def test_a_second_invoice_with_the_same_discount_is_refused_while_the_first_is_being_paid(make_user):
+    user = make_user()
+    first, second = _half_price_invoices(user)
+    assert first != second  # two invoices of one discount are told apart
+    _check(user, first)
+    with pytest.raises(exceptions.DiscountReserved):
+        _check(user, second)
+    assert isinstance(exceptions.DiscountReserved(), exceptions.PriceChanged)  # the bot says "price changed"
+    _check(user, first)  # the same invoice may be checked again (Telegram retries)
+    _pay(user, first, "half-1")
+    with pytest.raises(exceptions.PriceChanged):  # consumed now: the second invoice is stale for good
+        _check(user, second)
+    usage = PromokodeUsage.objects.get()
+    assert usage.consumed_at is not None and usage.reserved_payload is None
+
+
+@pytest.mark.django_db
+def test_a_hold_whose_payment_never_came_expires_and_another_invoice_may_take_the_discount(make_user):
+    user = make_user()
+    first, second = _half_price_invoices(user)
+    _check(user, first)
+    PromokodeUsage.objects.update(reserved_until=timezone.now() - timedelta(seconds=1))
+    _check(user, second)
+    assert PromokodeUsage.objects.get().reserved_payload == second
+    with pytest.raises(exceptions.DiscountReserved):
+        _check(user, first)
+
+
+@pytest.mark.django_db
+def test_a_refused_pre_checkout_does_not_hold_the_discount(make_user):
+    user = make_user()
+    first, second = _half_price_invoices(user)
+    with pytest.raises(exceptions.PriceChanged):
+        purchase_pre_checkout_check(payer_telegram_id=user.telegram_id, payload=first, currency="XTR",
+                                    total_amount=51)
+    assert PromokodeUsage.objects.get().reserved_payload is None
+    _check(user, second)
+
+
+@pytest.mark.django_db
+def test_a_paid_invoice_whose_discount_another_payment_consumed_is_still_credited(make_user, caplog):
+    # Both payments went through (Telegram has the Stars): the second is credited, never refused, and logged.
+    user = make_user()
+    first, second = _half_price_invoices(user)
+    _pay(user, first, "half-1")
+    with caplog.at_level(logging.WARNING, logger="promocodes.services"):
+        result = _pay(user, second, "half-2")
+    assert not result.duplicate and result.topup.amount == Decimal("100")
+    assert balance_get(user=user) == Decimal("200")
+    assert "another payment had consumed" in caplog.text
+    assert PromokodeUsage.objects.get().package_used is not None
+
+
+@pytest.mark.django_db
+def test_old_five_part_payloads_still_parse_and_odd_nonces_are_refused():
+    assert invoice_parse("topup:1:2:50:-").nonce is None
+    assert invoice_parse("topup:1:2:50:" + "a" * 32 + ":beef01").nonce == "beef01"
+    for bad in ("topup:1:2:50:-:no-pe", "topup:1:2:50:-:x:y", "topup:1:2:50:-:" + "a" * 17):
+        with pytest.raises(exceptions.InvoiceInvalid):
+            invoice_parse(bad)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_invoices_pre_checked_at_the_same_moment_only_one_holds_the_discount(make_user):
+    user = make_user()
+    payloads = _half_price_invoices(user, n=4)
+    barrier, outcomes = threading.Barrier(len(payloads)), []
+
+    def check(payload):
+        try:
+            barrier.wait()
+            _check(user, payload)
+            outcomes.append("ok")
+        except exceptions.DiscountReserved:
+            outcomes.append("held")
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=check, args=(p,)) for p in payloads]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["held"] * 3 + ["ok"]
