@@ -156,6 +156,18 @@ def balance_reverse_payment(*, entry: Transaction | int, description: str = "", 
     return _reverse(original, type=TransactionType.PAYMENT_REFUND, description=description, created_by=created_by)
 
 
+def ledger_entry_annotate(*, entry: Transaction | int, notes: dict) -> Transaction:
+    """Merge ``notes`` into an entry's ``extra_data`` (for operators and idempotent follow-ups); amounts never
+    change."""
+    with transaction.atomic():
+        locked = Transaction.objects.select_for_update().get(pk=getattr(entry, "pk", entry))
+        locked.extra_data = {**(locked.extra_data or {}), **notes}
+        locked.save(update_fields=["extra_data"])
+    if isinstance(entry, Transaction):
+        entry.extra_data = locked.extra_data
+    return locked
+
+
 def _reverse(original: Transaction, *, type: str, description: str, created_by: str) -> Transaction:
     if (existing := Transaction.objects.filter(refund_of=original).first()) is not None:
         return existing

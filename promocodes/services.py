@@ -148,6 +148,9 @@ STARS_CURRENCY = "XTR"
 # How long a pre-checkout holds the invoice's discount for that invoice: Telegram completes an approved payment
 # within seconds, so a hold this long only outlives a payment that failed after its pre-checkout.
 DISCOUNT_HOLD = timedelta(minutes=10)
+# Set on a Stars credit that the reconciliation made first, once the payment's own delivery has settled the
+# promo codes (discount, bonus) of it: a later delivery of the same payment is then a plain duplicate.
+SETTLED_NOTE = "purchase_settled_at"
 
 
 @dataclass(frozen=True)
@@ -238,6 +241,8 @@ class PurchaseResult:
     bonus: Transaction | None
     balance: Decimal
     duplicate: bool  # the same payment was delivered before: nothing was credited this time
+    # The reconciliation had credited the payment before its delivery; this delivery settled its promo codes.
+    settled_late: bool = False
 
 
 def purchase_complete(
@@ -251,15 +256,13 @@ def purchase_complete(
     """
     invoice = invoice_parse(payload)
     key = f"stars:{telegram_payment_charge_id}"  # billing.stars (refunds, reconciliation) relies on this form
-    bonus_key = f"promo-bonus:{telegram_payment_charge_id}"
+    bonus_key = f"promo-bonus:{telegram_payment_charge_id}"  # ... and on this one (refunds reverse the bonus too)
     with transaction.atomic():
         # One purchase of a user at a time: a second delivery waits here, then finds the first one's entry.
         payer = User.objects.select_for_update().get(telegram_id=payer_telegram_id)
         existing = Transaction.objects.filter(idempotency_key=key).first()
         if existing is not None:
-            bonus = Transaction.objects.filter(idempotency_key=bonus_key).first()
-            return PurchaseResult(topup=existing, bonus=bonus, balance=billing_selectors.balance_get(user=payer),
-                                  duplicate=True)
+            return _purchase_already_credited(existing, payer=payer, invoice=invoice, bonus_key=bonus_key)
         package = TopUpPackage.objects.filter(pk=invoice.package_id).first()
         if package is None:
             raise PackageUnavailable(f"Paid package {invoice.package_id} no longer exists (charge {key}).")
@@ -271,27 +274,52 @@ def purchase_complete(
                 "stars": total_amount, "package_id": package.pk, "telegram_user_id": payer_telegram_id,
             },
         )
-        now = timezone.now()
-        if invoice.discount_usage_id:
-            consumed = PromokodeUsage.objects.filter(
-                pk=invoice.discount_usage_id, user=payer, consumed_at__isnull=True,
-            ).update(consumed_at=now, package_used=str(package.pk), reserved_payload=None, reserved_until=None)
-            if not consumed:
-                # Telegram took the discounted price already; the payment stands, the operator may look into it.
-                logger.warning("Payment %s used discount %s that another payment had consumed; credited anyway",
-                               key, invoice.discount_usage_id)
-        bonus = _credit_pending_bonuses(payer, key=bonus_key, package=package, now=now)
+        bonus = _purchase_settle_promos(payer, invoice=invoice, bonus_key=bonus_key, topup=topup)
     return PurchaseResult(topup=topup, bonus=bonus, balance=(bonus or topup).balance_after, duplicate=False)
 
 
-def _credit_pending_bonuses(payer: User, *, key: str, package: TopUpPackage, now) -> Transaction | None:
+def _purchase_already_credited(existing: Transaction, *, payer: User, invoice: Invoice,
+                               bonus_key: str) -> PurchaseResult:
+    """A second delivery credits nothing. But when the reconciliation credited the payment first, its promo codes
+    were not applied: apply them now, once, and let the bot confirm the payment."""
+    data = existing.extra_data or {}
+    if existing.user_id == payer.pk and data.get("reconciled") and not data.get(SETTLED_NOTE):
+        bonus = _purchase_settle_promos(payer, invoice=invoice, bonus_key=bonus_key, topup=existing)
+        return PurchaseResult(topup=existing, bonus=bonus, balance=billing_selectors.balance_get(user=payer),
+                              duplicate=False, settled_late=True)
+    bonus = Transaction.objects.filter(idempotency_key=bonus_key).first()
+    return PurchaseResult(topup=existing, bonus=bonus, balance=billing_selectors.balance_get(user=payer),
+                          duplicate=True)
+
+
+def _purchase_settle_promos(payer: User, *, invoice: Invoice, bonus_key: str, topup: Transaction) -> Transaction | None:
+    """Consume the invoice's discount and credit the pending bonuses of a credited payment (idempotent)."""
+    now = timezone.now()
+    package_used = str(invoice.package_id)
+    if invoice.discount_usage_id:
+        consumed = PromokodeUsage.objects.filter(
+            pk=invoice.discount_usage_id, user=payer, consumed_at__isnull=True,
+        ).update(consumed_at=now, package_used=package_used, reserved_payload=None, reserved_until=None)
+        if not consumed:
+            # Telegram took the discounted price already; the payment stands, the operator may look into it.
+            logger.warning("Payment %s used discount %s that another payment had consumed; credited anyway",
+                           topup.idempotency_key, invoice.discount_usage_id)
+    bonus = _credit_pending_bonuses(payer, key=bonus_key, package_used=package_used, now=now)
+    if (topup.extra_data or {}).get("reconciled"):
+        billing_services.ledger_entry_annotate(entry=topup, notes={SETTLED_NOTE: now.isoformat()})
+    return bonus
+
+
+def _credit_pending_bonuses(payer: User, *, key: str, package_used: str, now) -> Transaction | None:
+    if (done := Transaction.objects.filter(idempotency_key=key).first()) is not None:
+        return done  # this payment's bonus is in already: later activations wait for the next payment
     usages = list(pending_usages(user=payer, type=PromokodeType.BONUS).select_for_update(of=("self",)))
     amount = sum((u.bonus_added or u.promokode.bonus_amount or Decimal("0") for u in usages), Decimal("0"))
     if not usages or amount <= 0:
         return None
-    PromokodeUsage.objects.filter(pk__in=[u.pk for u in usages]).update(consumed_at=now, package_used=str(package.pk))
+    PromokodeUsage.objects.filter(pk__in=[u.pk for u in usages]).update(consumed_at=now, package_used=package_used)
     return billing_services.balance_credit(
         user=payer, amount=amount, type=TransactionType.BONUS, idempotency_key=key, created_by="telegram",
         description="Promo code bonus on a top-up",
-        extra_data={"promokode_usage_ids": [str(u.pk) for u in usages], "package_id": package.pk},
+        extra_data={"promokode_usage_ids": [str(u.pk) for u in usages], "package_id": int(package_used)},
     )
