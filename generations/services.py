@@ -245,7 +245,9 @@ def _photos_zip(avatar: Avatar) -> bytes:
 
 def avatar_training_submit(*, avatar_id) -> Avatar | None:
     """Upload the photos and submit the training (a task). No-op unless the avatar awaits submission."""
-    avatar = Avatar.objects.filter(pk=avatar_id, status=AvatarStatus.TRAINING, fal_request_id__isnull=True).first()
+    # Only a charged training is sent to FAL: a legacy row caught "training" was never paid for here.
+    avatar = Avatar.objects.filter(pk=avatar_id, status=AvatarStatus.TRAINING, fal_request_id__isnull=True,
+                                   charge__isnull=False).first()
     if avatar is None:
         return None
     try:
@@ -254,7 +256,7 @@ def avatar_training_submit(*, avatar_id) -> Avatar | None:
         submitted = provider.submit(avatar.training_endpoint, _training_arguments(avatar, url),
                                     webhook_url=webhook_url())
     except ProviderError as exc:
-        if exc.retryable and timezone.now() < avatar.training_deadline:
+        if exc.retryable and not _expired(avatar.training_deadline):
             _tasks().schedule("submit_avatar_training", settings.FAL_POLL_INTERVAL, str(avatar.pk))
             return avatar
         avatar_training_fail(avatar_id=avatar.pk, reason=str(exc))
@@ -282,18 +284,19 @@ def avatar_training_poll(*, avatar_id) -> None:
         avatar_training_submit(avatar_id=avatar.pk)
         return
     provider = fal.provider_get()
+    endpoint = avatar.training_endpoint or fal.PORTRAIT_TRAINER  # legacy rows have none
     try:
-        status = provider.status(avatar.training_endpoint, avatar.fal_request_id)
+        status = provider.status(endpoint, avatar.fal_request_id)
         if status.done:
-            _training_finish(avatar, lambda: provider.result(avatar.training_endpoint, avatar.fal_request_id))
+            _training_finish(avatar, lambda: provider.result(endpoint, avatar.fal_request_id))
             return
     except ProviderError as exc:
         if not exc.retryable:
             avatar_training_fail(avatar_id=avatar.pk, reason=str(exc))
             return
         status = None
-    if timezone.now() >= avatar.training_deadline:
-        _cancel_quietly(provider, avatar.training_endpoint, avatar.fal_request_id)
+    if _expired(avatar.training_deadline):
+        _cancel_quietly(provider, endpoint, avatar.fal_request_id)
         avatar_training_fail(avatar_id=avatar.pk, reason="timeout")
         return
     progress = _progress(status) if status else avatar.training_progress
@@ -301,6 +304,11 @@ def avatar_training_poll(*, avatar_id) -> None:
         last_status_check=timezone.now(), training_progress=progress,
     )
     _tasks().schedule("poll_avatar_training", settings.FAL_TRAINING_POLL_INTERVAL, str(avatar.pk))
+
+
+def _expired(deadline) -> bool:
+    """Jobs this project starts always get a deadline; one without it (a legacy row) counts as expired."""
+    return deadline is None or timezone.now() >= deadline
 
 
 def _cancel_quietly(provider, endpoint: str, request_id: str) -> None:
@@ -527,8 +535,9 @@ def _generation_arguments(generation: ImageGeneration) -> dict:
 
 def generation_submit(*, generation_id) -> None:
     """Submit a charged generation (a task); no-op unless it awaits submission."""
-    generation = ImageGeneration.objects.select_related("avatar").filter(
-        pk=generation_id, status=GenerationStatus.PENDING, provider_request_id__isnull=True).first()
+    generation = ImageGeneration.objects.select_related("avatar").filter(  # charged ones only (not legacy rows)
+        pk=generation_id, status=GenerationStatus.PENDING, provider_request_id__isnull=True,
+        charge__isnull=False).first()
     if generation is None:
         return
     if generation.avatar is None or not generation.avatar.diffusers_lora_file_url:
@@ -539,7 +548,7 @@ def generation_submit(*, generation_id) -> None:
         submitted = provider.submit(generation.provider_endpoint or fal.LORA_GENERATOR,
                                     _generation_arguments(generation), webhook_url=webhook_url())
     except ProviderError as exc:
-        if exc.retryable and timezone.now() < generation.deadline:
+        if exc.retryable and not _expired(generation.deadline):
             _tasks().schedule("submit_generation", settings.FAL_POLL_INTERVAL, str(generation.pk))
         else:
             generation_fail(generation_id=generation.pk, reason=str(exc))
@@ -576,7 +585,7 @@ def generation_poll(*, generation_id) -> None:
         if not exc.retryable:
             generation_fail(generation_id=generation.pk, reason=str(exc), request_id=generation.provider_request_id)
             return
-    if timezone.now() >= generation.deadline:
+    if _expired(generation.deadline):
         _cancel_quietly(provider, endpoint, generation.provider_request_id)
         generation_fail(generation_id=generation.pk, reason="timeout")
         return
@@ -752,23 +761,27 @@ def provider_webhook_handle(*, body: dict) -> str:
 
 
 def jobs_resume_stuck() -> dict:
-    """Re-start the poll chains that died (worker restart) and the deliveries that never happened."""
+    """Re-start the poll chains that died (worker restart) and the deliveries that never happened. Only jobs
+    this project started (charged, or with our deadline): rows of an adopted legacy database were never
+    charged here, so they are neither sent to FAL nor told "balance restored"."""
+    ours_training = Q(charge__isnull=False) | Q(training_deadline__isnull=False)
+    ours_generation = Q(charge__isnull=False) | Q(deadline__isnull=False)
     stale = timezone.now() - timedelta(seconds=settings.FAL_STUCK_AFTER)
     tasks = _tasks()
     counts = {"trainings": 0, "generations": 0, "deliveries": 0, "notices": 0}
-    for pk in Avatar.objects.filter(status=AvatarStatus.TRAINING).filter(
+    for pk in Avatar.objects.filter(ours_training, status=AvatarStatus.TRAINING).filter(
             Q(last_status_check__lt=stale) | Q(last_status_check__isnull=True)).values_list("pk", flat=True):
         Avatar.objects.filter(pk=pk).update(last_status_check=timezone.now())
         tasks.schedule("poll_avatar_training", 0, str(pk))
         counts["trainings"] += 1
-    for pk in ImageGeneration.objects.filter(status__in=IN_FLIGHT).filter(
+    for pk in ImageGeneration.objects.filter(ours_generation, status__in=IN_FLIGHT).filter(
             Q(last_status_check__lt=stale) | Q(last_status_check__isnull=True)).values_list("pk", flat=True):
         ImageGeneration.objects.filter(pk=pk).update(last_status_check=timezone.now())
         tasks.schedule("poll_generation", 0, str(pk))
         counts["generations"] += 1
     for pk in ImageGeneration.objects.filter(
-            status__in=(GenerationStatus.COMPLETED, GenerationStatus.FAILED), delivered_at__isnull=True,
-            completed_at__lt=stale).values_list("pk", flat=True):
+            ours_generation, status__in=(GenerationStatus.COMPLETED, GenerationStatus.FAILED),
+            delivered_at__isnull=True, completed_at__lt=stale).values_list("pk", flat=True):
         tasks.schedule("deliver_generation", 0, str(pk))
         counts["deliveries"] += 1
     for pk in Avatar.objects.filter(status__in=(AvatarStatus.COMPLETED, AvatarStatus.ERROR), notified_at__isnull=True,
