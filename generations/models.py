@@ -263,6 +263,9 @@ class ImageGeneration(models.Model):
     )
     result_files = models.JSONField(_("stored result files"), null=True, blank=True, default=list)
     delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    # Added by this project (migration 0005): the bot's one-time token of the request, so a double tap on the
+    # image-count button creates (and charges) one generation.
+    request_token = models.CharField(max_length=32, null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         db_table = "image_generations"

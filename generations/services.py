@@ -449,8 +449,14 @@ def _final_prompt(avatar: Avatar, prompt: str, template: StyleTemplate | None) -
 
 def generation_create(
     *, user, avatar_id, aspect_ratio: str, num_images: int, prompt: str = "", template_id: str | None = None,
+    request_token: str | None = None,
 ) -> ImageGeneration:
-    """Charge ``num_images`` x the price and queue the generation. ``InsufficientFunds`` leaves nothing behind."""
+    """Charge ``num_images`` x the price and queue the generation. ``InsufficientFunds`` leaves nothing behind.
+
+    ``request_token`` (the bot's one-time token of the request) makes a repeat a no-op: a double tap, even
+    handled at once by two processes, returns the generation of the first one and charges nothing more."""
+    if request_token and (existing := _generation_of_token(user=user, request_token=request_token)) is not None:
+        return existing
     if aspect_ratio not in ASPECT_RATIOS:
         raise InvalidInput("aspect ratio")
     if not isinstance(num_images, int) or not 1 <= num_images <= settings.MAX_IMAGES_PER_GENERATION:
@@ -470,14 +476,26 @@ def generation_create(
         if avatar.status != AvatarStatus.COMPLETED or not avatar.diffusers_lora_file_url:
             raise InvalidState("avatar is not ready")
         fal.provider_get()  # refuses (no key in production) before any money moves
-        generation = ImageGeneration.objects.create(
-            user_id=avatar.user_id, avatar=avatar, template=template, generation_type="avatar",
-            source_model=fal.LORA_GENERATOR, original_prompt=prompt[:1000],
-            final_prompt=_final_prompt(avatar, prompt, template)[:5000], aspect_ratio=aspect_ratio,
-            num_images=num_images, status=GenerationStatus.PENDING,
-        )
+        try:
+            with transaction.atomic():
+                generation = ImageGeneration.objects.create(
+                    user_id=avatar.user_id, avatar=avatar, template=template, generation_type="avatar",
+                    source_model=fal.LORA_GENERATOR, original_prompt=prompt[:1000],
+                    final_prompt=_final_prompt(avatar, prompt, template)[:5000], aspect_ratio=aspect_ratio,
+                    num_images=num_images, status=GenerationStatus.PENDING, request_token=request_token or None,
+                )
+        except IntegrityError:
+            # The same request committed in the meantime (the unique token): that one was charged.
+            existing = _generation_of_token(user=user, request_token=request_token) if request_token else None
+            if existing is None:
+                raise
+            return existing
         _charge_and_queue(generation)
     return generation
+
+
+def _generation_of_token(*, user, request_token: str) -> ImageGeneration | None:
+    return ImageGeneration.objects.filter(request_token=request_token, user_id=getattr(user, "pk", user)).first()
 
 
 def _charge_and_queue(generation: ImageGeneration) -> None:

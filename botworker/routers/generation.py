@@ -5,6 +5,7 @@ later as an album (sent by the worker's task), and stay in the gallery."""
 from __future__ import annotations
 
 from html import escape
+from uuid import uuid4
 
 from aiogram import F, Router
 from aiogram.filters.callback_data import CallbackData
@@ -166,7 +167,8 @@ async def ratio_chosen(callback: CallbackQuery, callback_data: GenCb, state: FSM
     if ratio not in services.ASPECT_RATIOS:
         await callback.answer(_("Неизвестный формат."), show_alert=True)
         return
-    await state.update_data(ratio=ratio)
+    # A one-time token of this request: a double tap on a count button creates (and charges) one generation.
+    await state.update_data(ratio=ratio, request_token=uuid4().hex)
     await callback.answer()
     price = settings.IMAGE_GENERATION_COST
     row = [_button(f"{n} ({coins(price * n)} 🪙)", "count", str(n))
@@ -186,7 +188,8 @@ async def count_chosen(callback: CallbackQuery, callback_data: GenCb, state: FSM
     await create(callback, db_user, lambda: db(
         services.generation_create, user=db_user, avatar_id=data["avatar_id"], aspect_ratio=data["ratio"],
         num_images=int(callback_data.value) if callback_data.value.isdigit() else 0,
-        prompt=data.get("prompt") or "", template_id=data.get("template_id")))
+        prompt=data.get("prompt") or "", template_id=data.get("template_id"),
+        request_token=data.get("request_token")))
     await state.clear()
 
 
