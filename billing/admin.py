@@ -133,3 +133,7 @@ class TopUpPackageAdmin(admin.ModelAdmin):
     list_editable = ("is_active", "sort_order")
     list_filter = ("is_active",)
     ordering = ("sort_order", "stars")
+
+    def has_delete_permission(self, request, obj=None):
+        # Unpaid invoices name their package; switch a package off (is_active) instead of deleting it.
+        return False

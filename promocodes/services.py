@@ -251,8 +251,8 @@ def purchase_complete(
     """Credit a ``successful_payment`` once: the package's coins (TOPUP), pending promo bonuses (BONUS), and mark
     the discount and bonuses used, all in one transaction keyed by ``telegram_payment_charge_id``.
 
-    A discount already consumed by another payment is logged, and this payment credited all the same: Telegram
-    has taken the Stars.
+    Never refuses: Telegram has taken the Stars. A package deleted since the invoice is credited 1 coin per Star
+    paid; a discount already consumed by another payment is logged, and this payment credited all the same.
     """
     invoice = invoice_parse(payload)
     key = f"stars:{telegram_payment_charge_id}"  # billing.stars (refunds, reconciliation) relies on this form
@@ -265,13 +265,16 @@ def purchase_complete(
             return _purchase_already_credited(existing, payer=payer, invoice=invoice, bonus_key=bonus_key)
         package = TopUpPackage.objects.filter(pk=invoice.package_id).first()
         if package is None:
-            raise PackageUnavailable(f"Paid package {invoice.package_id} no longer exists (charge {key}).")
+            logger.warning("Paid package %s no longer exists (charge %s): crediting %s coins, one per Star paid",
+                           invoice.package_id, key, total_amount)
         topup = billing_services.balance_credit(
-            user=payer, amount=package.total_credits, type=TransactionType.TOPUP, idempotency_key=key,
-            description=f"Telegram Stars: {package.title}", created_by="telegram",
+            user=payer, amount=package.total_credits if package else Decimal(total_amount),
+            type=TransactionType.TOPUP, idempotency_key=key, created_by="telegram",
+            description=f"Telegram Stars: {package.title if package else f'{total_amount} ⭐'}",
             extra_data={
                 "telegram_payment_charge_id": telegram_payment_charge_id, "invoice_payload": payload,
-                "stars": total_amount, "package_id": package.pk, "telegram_user_id": payer_telegram_id,
+                "stars": total_amount, "package_id": invoice.package_id, "telegram_user_id": payer_telegram_id,
+                **({} if package else {"package_missing": True}),
             },
         )
         bonus = _purchase_settle_promos(payer, invoice=invoice, bonus_key=bonus_key, topup=topup)
