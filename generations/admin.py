@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.exceptions import BillingError
 from config.admin_tools import BigTableAdminMixin, ReadOnlyInline
+from config.task_admin import task_result_link, task_results_with_arg
 from generations.exceptions import GenerationsError
 from generations.models import (
     Avatar, AvatarPhoto, AvatarStatus, GenerationStatus, ImageGeneration, StyleCategory, StyleSubcategory,
@@ -41,6 +42,11 @@ def _photo_url(photo: AvatarPhoto) -> str | None:
         return file.url if file else None
     except ValueError:
         return None
+
+
+def _task_link(obj) -> str:
+    """The newest task about the object (failed ones first): its tasks take the object's id as first argument."""
+    return task_result_link(task_results_with_arg(task_prefix="generations.tasks.", value=str(obj.pk)).first())
 
 
 def _apply_service(modeladmin, request, objects, *, service: str, argument: str, done: str) -> None:
@@ -96,13 +102,17 @@ class AvatarAdmin(BigTableAdminMixin, admin.ModelAdmin):
     ordering = ("-created_at",)
     inlines = (AvatarPhotoInline,)
     actions = ("refund_failed_training",)
-    readonly_fields = ("training_error", "training_logs", "fal_response_data", "created_at", "updated_at")
+    readonly_fields = ("training_error", "training_logs", "fal_response_data", "task", "created_at", "updated_at")
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip().lstrip("@")
         if term.isdigit():
             return queryset.filter(user__telegram_id=int(term)), False
         return super().get_search_results(request, queryset, term)
+
+    @admin.display(description="task")
+    def task(self, avatar: Avatar) -> str:
+        return _task_link(avatar)
 
     @admin.action(description=_("Refund the training of failed avatars"), permissions=["change"])
     def refund_failed_training(self, request, queryset):
@@ -121,13 +131,18 @@ class ImageGenerationAdmin(BigTableAdminMixin, admin.ModelAdmin):
     raw_id_fields = _foreign_keys(ImageGeneration)
     ordering = ("-created_at",)
     actions = ("retry_failed", "refund_failed")
-    readonly_fields = ("results", "result_urls", "error_message", "prompt_metadata", "created_at", "completed_at")
+    readonly_fields = ("results", "result_urls", "error_message", "task", "prompt_metadata", "created_at",
+                       "completed_at")
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip().lstrip("@")
         if term.isdigit():
             return queryset.filter(user__telegram_id=int(term)), False
         return super().get_search_results(request, queryset, term)
+
+    @admin.display(description="task")
+    def task(self, generation: ImageGeneration) -> str:
+        return _task_link(generation)
 
     @admin.display(description=_("prompt"))
     def prompt_start(self, generation: ImageGeneration) -> str:
