@@ -156,6 +156,17 @@ def balance_reverse_payment(*, entry: Transaction | int, description: str = "", 
     return _reverse(original, type=TransactionType.PAYMENT_REFUND, description=description, created_by=created_by)
 
 
+def balance_reverse_bonus(*, entry: Transaction | int, description: str = "", created_by: str = "system") -> Transaction:
+    """Take back a bonus credited with a payment that was refunded, at most once; ``InsufficientFunds`` if spent.
+
+    The promo code usage behind the bonus stays consumed: a refunded purchase does not give the code back.
+    """
+    original = _entry(entry)
+    if original.type != TransactionType.BONUS or original.amount <= 0:
+        raise NotRefundable(f"Entry {original.pk} is not a bonus.")
+    return _reverse(original, type=TransactionType.PAYMENT_REFUND, description=description, created_by=created_by)
+
+
 def ledger_entry_annotate(*, entry: Transaction | int, notes: dict) -> Transaction:
     """Merge ``notes`` into an entry's ``extra_data`` (for operators and idempotent follow-ups); amounts never
     change."""

@@ -3,9 +3,12 @@ the services that refund a payment, record a refund made outside the bot, and re
 
 Plain synchronous HTTP (urllib) against ``settings.BOT_API_URL``: billing imports neither aiogram nor botworker.
 
-A Stars top-up is a ``TOPUP`` ledger entry keyed ``stars:<telegram_payment_charge_id>``. A refund reverses it at
-most once (``billing.services.balance_reverse_payment``), so the ledger still equals the balance. When the user
-has already spent the coins, the ledger cannot take them back without going negative, so:
+A Stars top-up is a ``TOPUP`` ledger entry keyed ``stars:<telegram_payment_charge_id>``, plus a ``BONUS`` entry
+keyed ``promo-bonus:<telegram_payment_charge_id>`` when a promo code bonus came with it. A refund reverses both, at
+most once each and together (``balance_reverse_payment``, ``balance_reverse_bonus``), so the ledger still equals
+the balance. The promo code usage behind the bonus stays consumed: a refunded purchase does not give the code back
+(the user could otherwise redeem it again on the next purchase). When the user has already spent the coins, the
+ledger cannot take them back without going negative, so:
 - a refund asked for by an operator is refused *before* Telegram is asked (``InsufficientFunds``);
 - a refund Telegram already made (``refunded_payment``, or one found by reconciliation, or one the user spent the
   coins of in the moment between check and reversal) is recorded on the entry as ``stars_refund_unreversed``
@@ -36,6 +39,7 @@ from billing.selectors import balance_get
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "stars:"
+BONUS_KEY_PREFIX = "promo-bonus:"  # promocodes.services keys a payment's promo code bonus so
 PAGE_SIZE = 100  # getStarTransactions allows at most 100 per call
 TIMEOUT = 15
 ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
@@ -116,37 +120,62 @@ def _stars_entry(entry: Transaction | int) -> Transaction:
 
 def _flag(entry: Transaction, **flags) -> None:
     """Note something for the operator on a ledger entry (amounts never change)."""
-    with transaction.atomic():
-        locked = Transaction.objects.select_for_update().get(pk=entry.pk)
-        locked.extra_data = {**(locked.extra_data or {}), **flags}
-        locked.save(update_fields=["extra_data"])
-    entry.extra_data = locked.extra_data
+    services.ledger_entry_annotate(entry=entry, notes=flags)
+
+
+def payment_bonus_of(entry: Transaction) -> Transaction | None:
+    """The promo code bonus credited with this Stars payment, if any."""
+    charge_id = charge_id_of(entry)
+    if not charge_id:
+        return None
+    return Transaction.objects.filter(idempotency_key=f"{BONUS_KEY_PREFIX}{charge_id}", type=TransactionType.BONUS,
+                                      user_id=entry.user_id).first()
+
+
+def _owed(entry: Transaction, bonus: Transaction | None) -> Decimal:
+    """The coins a refund of ``entry`` still has to take back: the payment's and its bonus's, unless reversed."""
+    credits = [e for e in (entry, bonus) if e is not None]
+    reversed_ids = set(Transaction.objects.filter(refund_of__in=credits).values_list("refund_of_id", flat=True))
+    return sum((e.amount for e in credits if e.pk not in reversed_ids), Decimal("0"))
 
 
 def _reverse_or_flag(entry: Transaction, *, created_by: str, description: str) -> Transaction:
+    """Reverse the payment and its promo bonus together (each at most once), or neither and flag the entry."""
+    bonus = payment_bonus_of(entry)
+    owed = _owed(entry, bonus)
     try:
-        return services.balance_reverse_payment(entry=entry, description=description, created_by=created_by)
+        with transaction.atomic():
+            reversal = services.balance_reverse_payment(entry=entry, description=description, created_by=created_by)
+            if bonus is not None:
+                services.balance_reverse_bonus(entry=bonus, description=f"{description}: its promo code bonus",
+                                               created_by=created_by)
+        return reversal
     except InsufficientFunds as error:
         _flag(entry, **{UNREVERSED_FLAG: True, "stars_refunded_at": timezone.now().isoformat()})
         logger.warning("Stars payment %s refunded but its coins were spent; entry #%s flagged",
                        charge_id_of(entry), entry.pk)
         raise RefundNotReversed(
-            f"Telegram refunded entry #{entry.pk}, but the user has only {error.balance} of its {entry.amount} "
-            "coins left: the entry is flagged for an operator's decision.") from None
+            f"Telegram refunded entry #{entry.pk}, but the user has only {error.balance} of the {owed} coins it "
+            "and its promo bonus credited: the entry is flagged for an operator's decision.") from None
 
 
 def stars_payment_refund(*, entry: Transaction | int, created_by: str) -> Transaction:
     """Refund a Stars payment through Telegram and take its coins back, once.
 
-    Refused (``InsufficientFunds``) before asking Telegram when the user no longer has the coins. Telegram's
-    ``CHARGE_ALREADY_REFUNDED`` counts as success. A second call returns the first reversal.
+    Refused (``InsufficientFunds``) before asking Telegram when the user no longer has the coins of the payment
+    and of its promo bonus. Telegram's ``CHARGE_ALREADY_REFUNDED`` counts as success. A second call returns the
+    first reversal (taking back a bonus an earlier refund left, without asking Telegram again).
     """
     entry = _stars_entry(entry)
     if (reversal := Transaction.objects.filter(refund_of=entry).first()) is not None:
+        if _owed(entry, payment_bonus_of(entry)):
+            return _reverse_or_flag(entry, created_by=created_by,
+                                    description=f"Telegram Stars refund of entry #{entry.pk} by {created_by}")
         return reversal
+    owed = _owed(entry, payment_bonus_of(entry))
     balance = balance_get(user=entry.user_id)
-    if balance < entry.amount:
-        raise InsufficientFunds(balance=balance, required=entry.amount)
+    if balance < owed:
+        raise InsufficientFunds(balance=balance, required=owed)
     telegram_user_id = (entry.extra_data or {}).get("telegram_user_id") or entry.user.telegram_id
     refund_star_payment(user_id=telegram_user_id, telegram_payment_charge_id=charge_id_of(entry))
     return _reverse_or_flag(entry, created_by=created_by,
@@ -154,7 +183,8 @@ def stars_payment_refund(*, entry: Transaction | int, created_by: str) -> Transa
 
 
 def stars_refund_record(*, telegram_payment_charge_id: str, created_by: str = "telegram") -> Transaction | None:
-    """Telegram says this payment was refunded (``refunded_payment``): reverse its credit exactly once.
+    """Telegram says this payment was refunded (``refunded_payment``): reverse its credit and its promo bonus
+    exactly once.
 
     Returns the reversal, or None when the ledger has no such payment (logged). Raises ``RefundNotReversed`` when
     the coins were spent (the entry is flagged).
@@ -258,7 +288,10 @@ def stars_reconcile(*, fix: bool = False, created_by: str = "reconcile_stars") -
     ledger = {charge_id_of(e): e for e in Transaction.objects.filter(
         type=TransactionType.TOPUP, idempotency_key__startswith=KEY_PREFIX).select_related("user")}
     report.ledger_payments = len(ledger)
-    reversed_ids = set(Transaction.objects.filter(refund_of__in=ledger.values()).values_list("refund_of_id", flat=True))
+    bonuses = {e.idempotency_key[len(BONUS_KEY_PREFIX):]: e for e in Transaction.objects.filter(
+        type=TransactionType.BONUS, idempotency_key__startswith=BONUS_KEY_PREFIX)}
+    reversed_ids = set(Transaction.objects.filter(refund_of__in=[*ledger.values(), *bonuses.values()])
+                       .values_list("refund_of_id", flat=True))
 
     for charge_id, payment in payments.items():
         entry = ledger.get(charge_id)
@@ -270,7 +303,7 @@ def stars_reconcile(*, fix: bool = False, created_by: str = "reconcile_stars") -
             if fix:
                 _try(report, f"credit {charge_id}", lambda: report.credited.append(
                     _credit_missing(payment, created_by=created_by)))
-        elif payment.refunded and entry.pk not in reversed_ids:
+        elif payment.refunded and any(e.pk not in reversed_ids for e in (entry, bonuses.get(charge_id)) if e):
             report.refunds_not_reversed.append(entry)
             if fix:
                 _try(report, f"reverse {charge_id}", lambda: report.reversed.append(
