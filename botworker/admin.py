@@ -5,6 +5,7 @@ Every action is one call of ``botworker.broadcasts``; sending happens in the del
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db import models
 from django.http import HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
@@ -22,6 +23,13 @@ ACTIONS = {
 }
 
 
+def _https_formfield(db_field, **kwargs):
+    """Model form fields as usual, but a link typed without a scheme means https (Django 6's default)."""
+    if isinstance(db_field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return db_field.formfield(**kwargs)
+
+
 class BroadcastForm(forms.ModelForm):
     button_url = forms.URLField(label=_("button link"), required=False, assume_scheme="https")
     preview_chat_id = forms.IntegerField(
@@ -31,6 +39,7 @@ class BroadcastForm(forms.ModelForm):
     class Meta:
         model = Broadcast
         fields = CONTENT_FIELDS
+        formfield_callback = _https_formfield
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -12,3 +12,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = BASE_DIR / "test-artifacts" / "media"  # noqa: F405
 # Tasks run at once in tests unless a test asks for the database backend and a worker.
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": ["default"]}}
+# Tests serve the admin's static files through the finders (no collectstatic run), as DEBUG does.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
