@@ -9,7 +9,7 @@ import pytest
 from django.db import close_old_connections
 from django.utils import timezone
 
-from billing.models import TopUpPackage, Transaction, TransactionType
+from billing.models import TopUpPackage
 from billing.selectors import balance_get
 from promocodes import exceptions
 from promocodes.models import PromokodeType, PromokodeUsage
