@@ -36,6 +36,7 @@ from generations.models import (
     Avatar, AvatarGender, AvatarPhoto, AvatarStatus, AvatarTrainingType, GenerationStatus, ImageGeneration,
     PhotoValidationStatus, StyleTemplate,
 )
+from promocodes import services as promo_services
 
 logger = logging.getLogger(__name__)
 
@@ -453,6 +454,10 @@ def generation_create(
 ) -> ImageGeneration:
     """Charge ``num_images`` x the price and queue the generation. ``InsufficientFunds`` leaves nothing behind.
 
+    A pending promo discount (see ``promocodes.services.discount_consume_for_purchase``) lowers the price and is
+    consumed in the same transaction as the debit; a discounted price of 0 charges nothing. A failed
+    generation refunds what was charged; the discount is not given back.
+
     ``request_token`` (the bot's one-time token of the request) makes a repeat a no-op: a double tap, even
     handled at once by two processes, returns the generation of the first one and charges nothing more."""
     if request_token and (existing := _generation_of_token(user=user, request_token=request_token)) is not None:
@@ -490,23 +495,44 @@ def generation_create(
             if existing is None:
                 raise
             return existing
-        _charge_and_queue(generation)
+        price, discount = promo_services.discount_consume_for_purchase(
+            user=avatar.user_id, price=_full_price(generation), used_for=f"generation:{generation.pk.hex}")
+        _charge_and_queue(generation, amount=price, extra_data={
+            "full_price": str(_full_price(generation)), "promokode_usage_id": str(discount.pk),
+            "discount_percent": str(discount.promokode.discount_percent)} if discount else None)
     return generation
 
 
 def _generation_of_token(*, user, request_token: str) -> ImageGeneration | None:
-    return ImageGeneration.objects.filter(request_token=request_token, user_id=getattr(user, "pk", user)).first()
+    return ImageGeneration.objects.select_related("charge").filter(
+        request_token=request_token, user_id=getattr(user, "pk", user)).first()
 
 
-def _charge_and_queue(generation: ImageGeneration) -> None:
-    """Charge the next attempt of a generation and queue its submission (inside the caller's transaction)."""
+def _full_price(generation: ImageGeneration) -> Decimal:
+    return settings.IMAGE_GENERATION_COST * Decimal(generation.num_images or 1)
+
+
+def _charge_and_queue(generation: ImageGeneration, *, amount: Decimal | None = None,
+                      extra_data: dict | None = None) -> None:
+    """Charge the next attempt of a generation and queue its submission (inside the caller's transaction).
+
+    ``amount`` defaults to what the previous attempt cost (a retry keeps a discounted or free price), or the full
+    price for a first attempt. Nothing is debited for a price of 0: the generation then has no charge (and no
+    refund), its deadline marks it as this project's job."""
     attempt = generation.attempt + 1
-    charge = billing_services.balance_debit(
-        user=generation.user_id, amount=settings.IMAGE_GENERATION_COST * Decimal(generation.num_images or 1),
-        type=TransactionType.CHARGE, description=f"Image generation ×{generation.num_images}",
-        idempotency_key=f"generation:{generation.pk}:{attempt}", created_by="bot",
-        extra_data={"generation_id": str(generation.pk), "attempt": attempt},
-    )
+    if amount is None:
+        if generation.charge_id is not None:
+            amount = -generation.charge.amount
+        else:
+            amount = Decimal("0") if generation.attempt else _full_price(generation)
+    charge = None
+    if amount > 0:
+        charge = billing_services.balance_debit(
+            user=generation.user_id, amount=amount,
+            type=TransactionType.CHARGE, description=f"Image generation ×{generation.num_images}",
+            idempotency_key=f"generation:{generation.pk}:{attempt}", created_by="bot",
+            extra_data={"generation_id": str(generation.pk), "attempt": attempt, **(extra_data or {})},
+        )
     now = timezone.now()
     ImageGeneration.objects.filter(pk=generation.pk).update(
         attempt=attempt, charge=charge, status=GenerationStatus.PENDING, provider_request_id=None,
@@ -514,6 +540,7 @@ def _charge_and_queue(generation: ImageGeneration) -> None:
         deadline=now + timedelta(seconds=settings.FAL_GENERATION_TIMEOUT), result_urls=None, result_files=[],
     )
     generation.refresh_from_db()
+    generation.charge = charge  # the bot shows what was charged without another query
     _on_commit("submit_generation", str(generation.pk))
 
 
@@ -553,9 +580,9 @@ def _generation_arguments(generation: ImageGeneration) -> dict:
 
 def generation_submit(*, generation_id) -> None:
     """Submit a charged generation (a task); no-op unless it awaits submission."""
-    generation = ImageGeneration.objects.select_related("avatar").filter(  # charged ones only (not legacy rows)
-        pk=generation_id, status=GenerationStatus.PENDING, provider_request_id__isnull=True,
-        charge__isnull=False).first()
+    generation = ImageGeneration.objects.select_related("avatar").filter(  # ours only (not legacy rows): charged,
+        Q(charge__isnull=False) | Q(deadline__isnull=False),  # or free (a discount) with our deadline
+        pk=generation_id, status=GenerationStatus.PENDING, provider_request_id__isnull=True).first()
     if generation is None:
         return
     if generation.avatar is None or not generation.avatar.diffusers_lora_file_url:

@@ -3,6 +3,9 @@
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.db.models import Q
+from django.utils import timezone
+
 from billing.exceptions import PackageNotFound
 from billing.models import TopUpPackage
 from promocodes.models import PromokodeType, PromokodeUsage
@@ -79,3 +82,39 @@ def _offer(package: TopUpPackage, perks: PendingPerks) -> TopUpOffer:
         discount_usage_id=perks.discount_usage_id,
         promo_bonus=perks.bonus,
     )
+
+
+# --- discounts on coin purchases (generations) ---------------------------------------------------------------
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class DiscountedPrice:
+    price: Decimal  # what the user pays now
+    full_price: Decimal
+    discount_percent: Decimal | None  # None: no discount is waiting for this purchase
+
+
+def discounted_coins(*, amount: Decimal, percent: Decimal | None) -> Decimal:
+    """Coins after a discount, rounded half up to the cent (may be 0 for a tiny price)."""
+    amount = Decimal(amount)
+    if not percent:
+        return amount
+    return (amount * (100 - Decimal(percent)) / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def discount_usable_usages(*, user, now=None):
+    """The user's pending discounts a coin purchase may take: not held for a Stars invoice being paid (a
+    pre-checkout's hold, ``reserved_until`` in the future), oldest first."""
+    now = now or timezone.now()
+    return pending_usages(user=user, type=PromokodeType.DISCOUNT).filter(
+        Q(reserved_until__isnull=True) | Q(reserved_until__lte=now))
+
+
+def discount_price_get(*, user, price: Decimal) -> DiscountedPrice:
+    """The price of a coin purchase (a generation) after the discount it would use now, if any."""
+    usage = discount_usable_usages(user=user).first()
+    percent = usage.promokode.discount_percent if usage else None
+    return DiscountedPrice(price=discounted_coins(amount=price, percent=percent), full_price=Decimal(price),
+                           discount_percent=percent)

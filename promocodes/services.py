@@ -19,7 +19,9 @@ from promocodes.exceptions import (
     PromoCodeExhausted, PromoCodeExpired, PromoCodeInvalid, PromoCodeNotFound, PromoCodeNotStarted,
 )
 from promocodes.models import Promokode, PromokodeType, PromokodeUsage
-from promocodes.selectors import TopUpOffer, discounted_stars, pending_usages, promo_code_normalize
+from promocodes.selectors import (
+    TopUpOffer, discount_usable_usages, discounted_coins, discounted_stars, pending_usages, promo_code_normalize,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -326,3 +328,30 @@ def _credit_pending_bonuses(payer: User, *, key: str, package_used: str, now) ->
         description="Promo code bonus on a top-up",
         extra_data={"promokode_usage_ids": [str(u.pk) for u in usages], "package_id": int(package_used)},
     )
+
+
+# --- coin purchases (generations) -------------------------------------------------------------------------------
+
+
+def discount_consume_for_purchase(
+    *, user, price: Decimal, used_for: str = "",
+) -> tuple[Decimal, PromokodeUsage | None]:
+    """Apply the user's oldest usable discount to a coin purchase: returns the price to charge and the usage it
+    consumed (``None`` and the full price when none waits).
+
+    Call it inside the caller's ``transaction.atomic()`` together with the debit: the usage row stays locked to
+    the commit and is consumed only if the purchase commits, so a discount is used at most once, by whichever
+    purchase (a Stars package or a generation) comes first. A discount held for a Stars invoice being paid
+    (``reserved_until`` in the future) is left to that invoice. The price may come out 0 (a tiny price): the
+    caller then charges nothing. A refund of the purchase gives back what was charged, not the discount.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("discount_consume_for_purchase must run inside the purchase's transaction")
+    usage = discount_usable_usages(user=user).select_for_update(of=("self",)).first()
+    if usage is None:
+        return Decimal(price), None
+    usage.consumed_at = timezone.now()
+    usage.package_used = (used_for or "coins")[:50]
+    usage.reserved_payload = usage.reserved_until = None
+    usage.save(update_fields=["consumed_at", "package_used", "reserved_payload", "reserved_until"])
+    return discounted_coins(amount=price, percent=usage.promokode.discount_percent), usage

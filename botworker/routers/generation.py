@@ -24,6 +24,7 @@ from botworker.keyboards import coins, main_menu_button, top_up_button
 from botworker.orm import db
 from generations import selectors, services
 from generations.exceptions import InvalidInput, InvalidState, NotFound, ProviderUnavailable
+from promocodes.selectors import discount_price_get, discounted_coins
 
 # Labels marked for the catalogue here, translated when the keyboard is built.
 RATIOS = (("1:1", gettext_noop("🔲 Квадрат 1:1")), ("3:4", gettext_noop("📱 Портрет 3:4")),
@@ -78,12 +79,15 @@ async def _show_start(callback: CallbackQuery, state: FSMContext, db_user: User,
         return
     await state.update_data(avatar_id=avatar.pk.hex, template_id=None, prompt=None, ratio=None)
     balance = await db(balance_get, user=db_user)
-    price = settings.IMAGE_GENERATION_COST
+    offer = await db(discount_price_get, user=db_user, price=settings.IMAGE_GENERATION_COST)
     text = _("🎨 <b>Создание фото</b>\n\nАватар: <b>{name}</b>\nЦена: {price} монет за изображение\n"
-             "Ваш баланс: {balance} монет").format(name=escape(avatar.name), price=coins(price),
+             "Ваш баланс: {balance} монет").format(name=escape(avatar.name), price=coins(offer.full_price),
                                                    balance=coins(balance))
+    if offer.discount_percent:
+        text += "\n" + _("🏷 Цена со скидкой {percent}%: {price} монет за изображение").format(
+            percent=coins(offer.discount_percent), price=coins(offer.price))
     rows = []
-    if balance >= price:
+    if balance >= offer.price:
         rows += [[_button(_("🎨 Выбрать стиль"), "categories")], [_button(_("✍️ Свой запрос"), "prompt")]]
     else:
         text += "\n\n" + _("❗ Недостаточно монет для генерации.")
@@ -162,7 +166,7 @@ async def _ask_ratio(message: Message, heading: str) -> None:
                          reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 
 
-async def ratio_chosen(callback: CallbackQuery, callback_data: GenCb, state: FSMContext) -> None:
+async def ratio_chosen(callback: CallbackQuery, callback_data: GenCb, state: FSMContext, db_user: User) -> None:
     ratio = callback_data.value.replace("x", ":")
     if ratio not in services.ASPECT_RATIOS:
         await callback.answer(_("Неизвестный формат."), show_alert=True)
@@ -170,11 +174,16 @@ async def ratio_chosen(callback: CallbackQuery, callback_data: GenCb, state: FSM
     # A one-time token of this request: a double tap on a count button creates (and charges) one generation.
     await state.update_data(ratio=ratio, request_token=uuid4().hex)
     await callback.answer()
-    price = settings.IMAGE_GENERATION_COST
-    row = [_button(f"{n} ({coins(price * n)} 🪙)", "count", str(n))
+    offer = await db(discount_price_get, user=db_user, price=settings.IMAGE_GENERATION_COST)
+    # Each total is rounded as the charge will be (the discount applies to the whole generation).
+    row = [_button(f"{n} ({coins(discounted_coins(amount=offer.full_price * n, percent=offer.discount_percent))} 🪙)",
+                   "count", str(n))
            for n in range(1, settings.MAX_IMAGES_PER_GENERATION + 1)]
-    await callback.message.answer(_("🔢 Сколько изображений создать?"),
-                                  reply_markup=InlineKeyboardMarkup(inline_keyboard=[row[:2], row[2:]]))
+    text = _("🔢 Сколько изображений создать?")
+    if offer.discount_percent:
+        text += "\n\n" + _("🏷 Цена со скидкой {percent}% — скидка промокода применится к этой генерации.").format(
+            percent=coins(offer.discount_percent))
+    await callback.message.answer(text, reply_markup=InlineKeyboardMarkup(inline_keyboard=[row[:2], row[2:]]))
 
 
 async def count_chosen(callback: CallbackQuery, callback_data: GenCb, state: FSMContext, db_user: User) -> None:
@@ -217,7 +226,7 @@ async def create(callback: CallbackQuery, db_user: User, call) -> None:
     await callback.message.answer(
         _("⏳ Создаю {n} изобр. — списано {cost} монет. Пришлю результат, как только он будет готов; "
           "если что-то пойдёт не так, монеты вернутся.").format(
-            n=generation.num_images, cost=coins(settings.IMAGE_GENERATION_COST * generation.num_images)))
+            n=generation.num_images, cost=coins(-generation.charge.amount if generation.charge else 0)))
 
 
 def create_router() -> Router:
