@@ -15,3 +15,6 @@ TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBacken
 # Tests serve the admin's static files through the finders (no collectstatic run), as DEBUG does.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# The tests' live server and browser speak plain http.
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
