@@ -1,5 +1,6 @@
 """The operators' view of the bot's users: search, filters, balance, recent ledger, block and adjust actions."""
 
+import uuid
 from decimal import Decimal
 
 from django import forms
@@ -7,6 +8,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import Q
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -15,6 +17,7 @@ from accounts.models import User
 from billing import services as billing_services
 from billing.exceptions import BillingError
 from billing.models import Transaction
+from billing.selectors import balance_get
 from config.admin_tools import BigTableAdminMixin, ReadOnlyInline, newest_rows_formset
 
 RECENT_ENTRIES = 20
@@ -54,6 +57,9 @@ class AdjustBalanceForm(forms.Form):
         label=_("Reason"), max_length=500, help_text=_("Written to the ledger entry."),
         widget=forms.TextInput(attrs={"class": "vTextField"}),
     )
+    # One per rendered form: the same form submitted twice (a double click) adjusts once. Optional so that a
+    # hand-made POST without it still works, unprotected.
+    nonce = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
     def signed_amount(self) -> Decimal:
         amount = self.cleaned_data["amount"]
@@ -129,10 +135,11 @@ class UserAdmin(BigTableAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Adjust balance…"), permissions=["adjust_balance"])
     def adjust_balance(self, request, queryset):
-        form = AdjustBalanceForm(request.POST if "apply" in request.POST else None)
+        form = AdjustBalanceForm(request.POST if "apply" in request.POST else None, initial={"nonce": uuid.uuid4()})
         if form.is_bound and form.is_valid():
+            nonce = form.cleaned_data["nonce"] or uuid.uuid4()
             for user in queryset:
-                self._adjust_one(request, user, form)
+                self._adjust_one(request, user, form, nonce)
             return None  # back to the changelist, with the messages
         context = {
             **self.admin_site.each_context(request),
@@ -149,15 +156,26 @@ class UserAdmin(BigTableAdminMixin, admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/accounts/user/adjust_balance.html", context)
 
-    def _adjust_one(self, request, user: User, form: AdjustBalanceForm) -> None:
+    def _adjust_one(self, request, user: User, form: AdjustBalanceForm, nonce: uuid.UUID) -> None:
+        started = timezone.now()
         try:
             entry = billing_services.balance_adjust(
                 user=user, amount=form.signed_amount(), reason=form.cleaned_data["reason"],
-                created_by=f"admin:{request.user.get_username()}",
+                created_by=f"admin:{request.user.get_username()}", idempotency_key=f"admin-adjust:{nonce}:{user.pk}",
             )
         except BillingError as exc:
             self.message_user(request, _("%(user)s: refused: %(error)s") % {"user": user, "error": exc}, messages.ERROR)
         else:
+            if entry.created_at < started:  # the entry of an earlier submit of this same form
+                self.message_user(
+                    request,
+                    _("%(user)s: this form was already applied (%(amount)+.2f coins at %(when)s); not adjusted again. "
+                      "Balance now %(balance)s.")
+                    % {"user": user, "amount": entry.amount, "when": timezone.localtime(entry.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+                       "balance": balance_get(user=user)},
+                    messages.WARNING,
+                )
+                return
             self.message_user(
                 request,
                 _("%(user)s: %(amount)+.2f coins, balance now %(balance)s.")

@@ -130,13 +130,16 @@ def balance_debit(
     )
 
 
-def balance_adjust(*, user, amount, reason: str, created_by: str, extra_data: dict | None = None) -> Transaction:
-    """An operator's signed correction (positive or negative); a reason is required."""
+def balance_adjust(
+    *, user, amount, reason: str, created_by: str, extra_data: dict | None = None, idempotency_key: str | None = None,
+) -> Transaction:
+    """An operator's signed correction (positive or negative); a reason is required. With ``idempotency_key`` a
+    repeated call (a double submit) returns the first entry instead of adjusting again."""
     if not (reason or "").strip():
         raise InvalidAmount("A reason is required for an adjustment.")
     return _apply(
         user_id=_user_id(user), amount=parse_amount(amount, allow_negative=True), type=TransactionType.ADJUSTMENT,
-        description=reason.strip(), idempotency_key=None, created_by=created_by, extra_data=extra_data,
+        description=reason.strip(), idempotency_key=idempotency_key, created_by=created_by, extra_data=extra_data,
     )
 
 
