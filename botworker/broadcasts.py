@@ -24,7 +24,7 @@ from functools import partial
 from html.parser import HTMLParser
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
@@ -197,6 +197,16 @@ def _refuse_second_running(broadcast: Broadcast) -> None:
         raise BroadcastAlreadyRunning(f"Broadcast #{other.pk} ({other}) is running; pause or cancel it first.")
 
 
+def _save_running(broadcast: Broadcast, fields: list[str]) -> None:
+    """Save the switch to ``running``; the database's one-running constraint settles two operators starting
+    different broadcasts at the same moment (both passed ``_refuse_second_running``)."""
+    try:
+        with transaction.atomic():
+            broadcast.save(update_fields=fields)
+    except IntegrityError:
+        raise BroadcastAlreadyRunning("Another broadcast is running; pause or cancel it first.") from None
+
+
 @transaction.atomic
 def broadcast_start(*, broadcast: Broadcast | int, started_by: str = "") -> Broadcast:
     """Create one recipient row per audience user and start delivery (after commit).
@@ -216,7 +226,7 @@ def broadcast_start(*, broadcast: Broadcast | int, started_by: str = "") -> Broa
     broadcast.next_slot_at = None
     if started_by and not broadcast.created_by:
         broadcast.created_by = started_by[:150]
-    broadcast.save(update_fields=["status", "started_at", "next_slot_at", "created_by"])
+    _save_running(broadcast, ["status", "started_at", "next_slot_at", "created_by"])
     _enqueue_delivery(broadcast.pk)
     return broadcast
 
@@ -257,7 +267,7 @@ def broadcast_resume(*, broadcast: Broadcast | int) -> Broadcast:
         raise BroadcastStateError("Only a paused broadcast can be resumed.")
     _refuse_second_running(broadcast)
     broadcast.status = BroadcastStatus.RUNNING
-    broadcast.save(update_fields=["status"])
+    _save_running(broadcast, ["status"])
     _enqueue_delivery(broadcast.pk)
     return broadcast
 

@@ -68,6 +68,12 @@ class Broadcast(models.Model):
         verbose_name = _("broadcast")
         verbose_name_plural = _("broadcasts")
         ordering = ["-created_at"]
+        constraints = [
+            # One running broadcast at a time, even when two operators start different ones at the same moment:
+            # the send schedule of the running broadcast is the bot's whole broadcast traffic.
+            models.UniqueConstraint(fields=["status"], condition=models.Q(status="running"),
+                                    name="bot_broadcast_one_running"),
+        ]
 
     def __str__(self) -> str:
         return self.title
