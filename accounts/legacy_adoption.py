@@ -34,6 +34,10 @@ class AdoptionRefused(Exception):
         super().__init__(title + "\n" + "\n".join(f"  - {problem}" for problem in problems))
 
 
+class LedgerMismatch(Exception):
+    """After the adoption's steps some balance differs from the sum of its ledger entries (rolled back)."""
+
+
 class InjectedFailure(Exception):
     """Raised by the hidden ``--fail-after-step`` option, to prove that a failure changes nothing."""
 
@@ -532,7 +536,10 @@ def _opening_balance_step() -> Step:
 
     return Step(
         title="Ledger: opening balances",
-        details=[f"one opening_balance entry for each of {count} users with a non-zero balance (sum {total})"],
+        details=[
+            f"one opening_balance entry for each of {count} users with a non-zero balance (sum {total})",
+            "then every balance is checked against the ledger before the commit (a mismatch rolls everything back)",
+        ],
         action=record,
     )
 
@@ -551,3 +558,16 @@ def plan_apply(*, plan: Plan, report: Callable[[str], None], fail_after_step: in
             report(f"  [{number}/{len(plan.steps)}] {step.title}: done")
             if fail_after_step == number:
                 raise InjectedFailure(f"Injected failure after step {number}.")
+        _ledger_check()
+        report("  Ledger: every balance matches the sum of its ledger entries")
+
+
+def _ledger_check() -> None:
+    """balance = sum of the ledger, checked before the commit: a mismatch raises, so nothing is adopted."""
+    from billing.selectors import ledger_mismatches
+
+    broken = list(ledger_mismatches().values_list("telegram_id", flat=True)[:21])
+    if broken:
+        count = ledger_mismatches().count()
+        shown = ", ".join(str(telegram_id) for telegram_id in broken[:20]) + (", ..." if count > 20 else "")
+        raise LedgerMismatch(f"{count} balance(s) do not match the ledger (telegram ids: {shown}).")

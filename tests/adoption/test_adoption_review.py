@@ -26,3 +26,33 @@ def test_a_django_migrations_table_with_rows_is_still_refused(legacy_db):
     assert result.returncode != 0
     assert "table django_migrations already exists" in result.stderr
     assert legacy_db.dump() == before
+
+
+# Inside the database, not in Python: once `migrate` creates the ledger table, every ledger entry written to it
+# bumps that user's balance by one coin, so the opening balances never match (an event trigger arms a row trigger).
+SKEW_THE_LEDGER = """
+CREATE FUNCTION test_skew_balance() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE user_balances SET coins = coins + 1 WHERE user_id = NEW.user_id;
+    RETURN NULL;
+END $$;
+CREATE FUNCTION test_arm_skew() RETURNS event_trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() WHERE object_identity = 'public.transactions') THEN
+        CREATE TRIGGER test_skew AFTER INSERT ON transactions FOR EACH ROW EXECUTE FUNCTION test_skew_balance();
+    END IF;
+END $$;
+CREATE EVENT TRIGGER test_arm_skew ON ddl_command_end WHEN TAG IN ('CREATE TABLE')
+    EXECUTE FUNCTION test_arm_skew();
+"""
+
+
+def test_a_ledger_mismatch_found_at_the_end_rolls_the_whole_adoption_back(legacy_db):
+    legacy_db.sql(SKEW_THE_LEDGER)
+    before = legacy_db.dump()
+    result = legacy_db.manage("adopt_legacy_db")
+    assert result.returncode != 0
+    assert "rolled back" in result.stderr and "3 balance(s) do not match the ledger" in result.stderr
+    assert "42705442" in result.stderr
+    assert "Adopted" not in result.stdout
+    assert legacy_db.dump() == before
