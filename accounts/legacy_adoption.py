@@ -75,7 +75,9 @@ class Plan:
 
 
 def q(name: str) -> str:
-    return connection.ops.quote_name(name)
+    """A quoted identifier. Names come from the catalogue, so an embedded '"' is doubled (Django's quote_name
+    does not escape it)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _fetch(sql: str, params=None) -> list[tuple]:

@@ -56,3 +56,15 @@ def test_a_ledger_mismatch_found_at_the_end_rolls_the_whole_adoption_back(legacy
     assert "42705442" in result.stderr
     assert "Adopted" not in result.stdout
     assert legacy_db.dump() == before
+
+
+def test_legacy_index_and_constraint_names_with_a_double_quote_are_renamed_or_dropped(legacy_db):
+    legacy_db.sql('ALTER INDEX ix_avatars_finetune_id RENAME TO "ix_avatars_""finetune""_id"')
+    legacy_db.sql('ALTER INDEX ix_users_telegram_id RENAME TO "ix_users_""telegram_id"""')
+    legacy_db.sql('ALTER TABLE avatars RENAME CONSTRAINT avatars_user_id_fkey TO "avatars_""user""_fkey"')
+    output = legacy_db.manage("adopt_legacy_db")
+    assert output.returncode == 0, output.stdout + output.stderr
+    indexes = {name for (name,) in legacy_db.sql("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")}
+    assert "avatars_finetune_id_04a15899" in indexes and "users_telegram_id_key" in indexes
+    assert not {name for name in indexes if '"' in name}
+    assert legacy_db.sql("SELECT conname FROM pg_constraint WHERE conname LIKE '%\"%'") == []
