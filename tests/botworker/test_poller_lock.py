@@ -2,8 +2,10 @@
 
 import signal
 import subprocess
+import time
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection, connections
 
 from botworker.poller_lock import ADVISORY_NAMESPACE, LockState, PollerAlreadyRunning, poller_lock
@@ -84,12 +86,37 @@ def test_runbot_stops_polling_and_exits_1_when_another_process_took_its_lost_loc
                     f" AND objsubid = 2 AND granted;"
                     f" IF NOT pg_try_advisory_lock({ADVISORY_NAMESPACE}, {BOT_ID}) THEN RAISE EXCEPTION 'not taken'; END IF;"
                     f" END $$")
-            code, out, err = finish(process, timeout=30)
+            code, _, err = finish(process, timeout=30)
         finally:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 finish(process)
             taker.close()
     assert code == 1, err
-    assert "the single-poller lock was lost" in err
+    assert "Another runbot took the single-poller lock" in err  # the log line
+    assert "the single-poller lock was lost" in err  # the CommandError
     assert "Traceback" not in err
+
+
+def test_runbot_re_takes_its_lock_after_a_postgresql_restart_and_keeps_polling(settings, test_thread_reconnects):
+    with FakeBotAPI() as api:
+        settings.BOT_TOKEN, settings.BOT_API_URL = TOKEN, api.base_url
+        process = runbot(api, TOKEN, "--lock-check-interval", "0.5")
+        try:
+            api.feed(updates.message(9102, "/start"))
+            api.wait_for("sendMessage", lambda call: "Привет" in call.text, timeout=30)
+            restart_postgresql()
+            deadline = time.monotonic() + 20
+            while holders_of_the_lock() == 0:  # runbot re-takes it on its next check
+                assert time.monotonic() < deadline, "runbot did not re-take its lock after the restart"
+                time.sleep(0.1)
+            with pytest.raises(CommandError, match="Another runbot already polls bot 123456789"):
+                call_command("runbot", "--polling-timeout", "1")  # so a second runbot is refused again
+            api.feed(updates.message(9103, "/start"))
+            api.wait_for("sendMessage", lambda call: str(call.data.get("chat_id")) == "9103", timeout=20)
+            assert process.poll() is None  # still polling
+        finally:
+            process.send_signal(signal.SIGTERM)
+            code, _, err = finish(process)
+    assert code == 0, err
+    assert "was lost with its database session and is re-taken" in err
