@@ -314,20 +314,28 @@ def _table_step(model, actual_columns: dict[str, Column], blockers: list[str], c
         c = q(column)
         if actual.default is not None:
             drop_defaults.append(f"ALTER COLUMN {c} DROP DEFAULT")
+        lower = _lower_cased(field_, actual, target)
         if actual.type != target:
-            using = _conversion(actual, target).format(c=c)
+            if lower:
+                using = "lower({c}::text)"
+            else:
+                using = "{c}::text" if actual.is_enum else _conversion(actual, target)
+            using = using.format(c=c)
             types.append(f"ALTER COLUMN {c} TYPE {target} USING {using}")
             step.details.append(
                 f"{column}: {actual.type} -> {target}"
                 f" ({_count(table, f'{c} IS NOT NULL')} values, USING {using.replace(c, column)})"
             )
-            _type_checks(table, pk, column, actual, target, blockers, changed_rows, step)
-        elif field_.choices and actual.type.startswith("character varying") and _lower_case_choices(field_):
+            _type_checks(table, pk, column, target, blockers, changed_rows)
+        if field_.choices:
+            _choice_checks(table, pk, field_, lower, blockers)
+        if lower:
             spellings = _fetch(
-                f"SELECT {c}, lower({c}), count(*) FROM {q(table)} WHERE {c} <> lower({c}) GROUP BY 1, 2 ORDER BY 1"
+                f"SELECT {c}::text, lower({c}::text), count(*) FROM {q(table)} WHERE {c}::text <> lower({c}::text) "
+                "GROUP BY 1, 2 ORDER BY 1"
             )
             step.details += [f"{column}: {old!r} -> {new!r} in {count} rows" for old, new, count in spellings]
-            if spellings:
+            if spellings and actual.type == target:
                 values.append((f"UPDATE {q(table)} SET {c} = lower({c}) WHERE {c} <> lower({c})", []))
         if not field_.null and not actual.not_null:
             nulls_count = _count(table, f"{c} IS NULL")
@@ -358,7 +366,29 @@ def _lower_case_choices(field_) -> bool:
     return all(str(value) == str(value).lower() for value, _label in field_.flatchoices)
 
 
-def _type_checks(table, pk, column, actual: Column, target: str, blockers, changed_rows, step: Step) -> None:
+def _lower_cased(field_, actual: Column, target: str) -> bool:
+    """Whether the legacy values are lower-cased: enums (both spellings), and text choice columns whose choices
+    are all lower case, whatever the legacy column's type or length."""
+    if not re.fullmatch(r"character varying\(\d+\)", target):
+        return False
+    if field_.choices:
+        return _lower_case_choices(field_)
+    return actual.is_enum
+
+
+def _choice_checks(table: str, pk: str, field_, lower: bool, blockers: list[str]) -> None:
+    """Refuse a value outside the field's choices (compared lower-cased when adoption lower-cases it)."""
+    choices = [str(value) for value, _label in field_.flatchoices]
+    c = q(field_.column)
+    value = f"lower({c}::text)" if lower else f"{c}::text"
+    for key, found in _fetch(
+        f"SELECT {q(pk)}, {c}::text FROM {q(table)} WHERE {c} IS NOT NULL AND {value} <> ALL(%s) ORDER BY 1",
+        [choices],
+    ):
+        blockers.append(f"{table} {pk}={key}: {field_.column} {found!r} is not one of {', '.join(choices)}")
+
+
+def _type_checks(table, pk, column, target: str, blockers, changed_rows) -> None:
     """Refuse values that cannot be converted; list every row whose value changes."""
     c, t = q(column), q(table)
     varchar = re.fullmatch(r"character varying\((\d+)\)", target)
@@ -373,12 +403,6 @@ def _type_checks(table, pk, column, actual: Column, target: str, blockers, chang
         limit = int(varchar.group(1))
         for key, value in _fetch(f"SELECT {q(pk)}, {c}::text FROM {t} WHERE length({c}::text) > {limit}"):
             blockers.append(f"{table} {pk}={key}: {column} {value!r} is longer than {limit} characters")
-        if actual.is_enum:
-            for old, new, count in _fetch(
-                f"SELECT {c}::text, lower({c}::text), count(*) FROM {t} GROUP BY 1, 2 ORDER BY 1"
-            ):
-                if old != new:
-                    step.details.append(f"{column}: {old!r} -> {new!r} in {count} rows")
     elif target.startswith("numeric("):
         precision, scale = map(int, re.fullmatch(r"numeric\((\d+),(\d+)\)", target).groups())
         for key, value in _fetch(

@@ -68,3 +68,28 @@ def test_legacy_index_and_constraint_names_with_a_double_quote_are_renamed_or_dr
     assert "avatars_finetune_id_04a15899" in indexes and "users_telegram_id_key" in indexes
     assert not {name for name in indexes if '"' in name}
     assert legacy_db.sql("SELECT conname FROM pg_constraint WHERE conname LIKE '%\"%'") == []
+
+
+@pytest.mark.parametrize("change, report", [
+    ("UPDATE promokodes SET type = 'gift' WHERE code = 'SALE20'",
+     "promokodes id=c1111111-0000-0000-0000-000000000002: type 'gift' is not one of balance, bonus, discount"),
+    ("UPDATE avatars SET fal_priority = 'Turbo' WHERE name = 'Old'",
+     "avatars id=e1111111-0000-0000-0000-000000000003: fal_priority 'Turbo' is not one of speed, quality, "
+     "high_res_only"),
+])
+def test_a_value_outside_the_choices_is_refused_with_a_report_and_nothing_changed(legacy_db, change, report):
+    legacy_db.sql(change)
+    before = legacy_db.dump()
+    result = legacy_db.manage("adopt_legacy_db")
+    assert result.returncode != 0
+    assert "Some rows cannot be converted; nothing was changed" in result.stderr and report in result.stderr
+    assert legacy_db.dump() == before
+
+
+def test_choice_values_are_lower_cased_when_the_column_type_changes_too(legacy_db):
+    legacy_db.sql("ALTER TABLE promokodes ALTER COLUMN type TYPE varchar(50)")
+    assert legacy_db.sql("SELECT type FROM promokodes WHERE code = 'BONUS10'") == [("BONUS",)]
+    result = legacy_db.manage("adopt_legacy_db")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "type: 'BONUS' -> 'bonus' in 1 rows" in result.stdout
+    assert legacy_db.sql("SELECT type FROM promokodes WHERE code = 'BONUS10'") == [("bonus",)]
