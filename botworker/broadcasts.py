@@ -176,15 +176,64 @@ def broadcast_validate(*, broadcast: Broadcast) -> None:
 
 
 # --- life cycle -------------------------------------------------------------------------------------------------
+DELIVERY_TASK = "botworker.tasks.broadcast_deliver"
+
+
+def link_seconds() -> float:
+    """How long one delivery link sends before it hands over to the next one."""
+    return float(getattr(settings, "BROADCAST_TASK_SECONDS", 60))
+
+
 def _enqueue_delivery(broadcast_id: int) -> None:
+    transaction.on_commit(partial(broadcast_enqueue_delivery, broadcast_id=broadcast_id))
+
+
+def broadcast_enqueue_delivery(*, broadcast_id: int, run_after: datetime | None = None,
+                               current_task_id: str = "") -> str | None:
+    """Enqueue the next delivery link unless another link of this broadcast already waits or runs (that one
+    carries the chain on), and record it as the broadcast's task. Returns the new task id, or None.
+
+    Every start, resume, periodic sweep and chain hop comes through here, so a broadcast has one chain however
+    often the sweep fires. ``current_task_id`` is the link that is handing over (it is still running).
+    Only the database backend keeps task results to look at; with other backends the link is always enqueued.
+    """
     from botworker import tasks  # tasks import this module
 
-    transaction.on_commit(partial(_enqueue_now, tasks, broadcast_id))
+    task = tasks.broadcast_deliver if run_after is None else tasks.broadcast_deliver.using(run_after=run_after)
+    if not _backend_keeps_results(task):
+        result = task.enqueue(broadcast_id=broadcast_id)
+        _record_task(broadcast_id, result.id)
+        return str(result.id)
+    with transaction.atomic():
+        _locked(broadcast_id)  # two sweeps at once: the second waits here, then sees the first one's link
+        if _delivery_links_in_flight(broadcast_id, exclude=current_task_id).exists():
+            return None
+        result = task.enqueue(broadcast_id=broadcast_id)  # the result row commits with this transaction
+        _record_task(broadcast_id, result.id)
+    return str(result.id)
 
 
-def _enqueue_now(tasks, broadcast_id: int) -> None:
-    result = tasks.broadcast_deliver.enqueue(broadcast_id=broadcast_id)
-    Broadcast.objects.filter(pk=broadcast_id).update(task_id=str(result.id)[:64])
+def _backend_keeps_results(task) -> bool:
+    from django_tasks_db import DatabaseBackend
+
+    return isinstance(task.get_backend(), DatabaseBackend)
+
+
+def _delivery_links_in_flight(broadcast_id: int, *, exclude: str = ""):
+    """Waiting (also deferred) or running links of this broadcast. A link still ``RUNNING`` long after a link's
+    time plus the stale-row time belongs to a dead worker and does not count."""
+    from django_tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    alive_since = timezone.now() - timedelta(seconds=link_seconds()) - stale_after()
+    links = DBTaskResult.objects.filter(task_path=DELIVERY_TASK, args_kwargs__kwargs__broadcast_id=broadcast_id).filter(
+        Q(status=TaskResultStatus.READY) | Q(status=TaskResultStatus.RUNNING, started_at__gte=alive_since))
+    return links.exclude(pk=exclude) if exclude else links
+
+
+def _record_task(broadcast_id: int, task_id) -> None:
+    """The admin links a broadcast to its newest delivery link (the one that failed, if the chain broke)."""
+    Broadcast.objects.filter(pk=broadcast_id).update(task_id=str(task_id)[:64])
 
 
 def _locked(broadcast: Broadcast | int) -> Broadcast:
@@ -293,10 +342,8 @@ def broadcast_fail_interrupted(*, broadcast_id: int, older_than: timedelta | Non
 
 
 def broadcast_resume_running(*, older_than: timedelta | None = None) -> list[int]:
-    """The restart entry point: fail interrupted rows of running broadcasts and enqueue their delivery again.
-
-    Safe to call while workers run: claims are exclusive, so an extra delivery chain only shares the work.
-    """
+    """The restart entry point (and the periodic sweep): fail interrupted rows of running broadcasts and give
+    each a delivery link unless one already waits or runs."""
     ids = list(Broadcast.objects.filter(status=BroadcastStatus.RUNNING).values_list("pk", flat=True))
     for broadcast_id in ids:
         broadcast_fail_interrupted(broadcast_id=broadcast_id, older_than=older_than)

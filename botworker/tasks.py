@@ -1,9 +1,10 @@
 """Broadcast delivery tasks (see ``botworker.broadcasts`` for the at-most-once and pacing rules).
 
 ``broadcast_deliver`` is one link of a chain: it sends batches for up to ``BROADCAST_TASK_SECONDS`` and then
-enqueues the next link, so no worker is held for hours and every link is a fresh task result. Any number of
-links may run at once on different workers (a restart sweep adds one): claims are exclusive and the send
-schedule is shared through the database.
+enqueues the next link, so no worker is held for hours and every link is a fresh task result. A broadcast has
+one chain: a link is enqueued only when no other link of it waits or runs (``broadcast_enqueue_delivery``). Should
+two links ever run at once, that is still safe: claims are exclusive and the send schedule is shared through the
+database.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import time
 from datetime import timedelta
 from functools import partial
 
-from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from django_tasks import task
@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 
 def task_seconds() -> float:
-    return float(getattr(settings, "BROADCAST_TASK_SECONDS", 60))
+    return broadcasts.link_seconds()
 
 
 def broadcast_deliver_batches(*, broadcast_id: int, max_batches: int | None = None,
@@ -54,26 +54,31 @@ def _refresh_connection() -> None:
         close_old_connections()
 
 
-@task()
-def broadcast_deliver(broadcast_id: int) -> dict:
+@task(takes_context=True)
+def broadcast_deliver(context, broadcast_id: int) -> dict:
     """Deliver part of a broadcast, then chain the next link or complete it."""
     summary = broadcast_deliver_batches(broadcast_id=broadcast_id)
     if broadcasts.broadcast_is_running(broadcast_id=broadcast_id):
         if broadcasts.broadcast_has_pending(broadcast_id=broadcast_id):
-            transaction.on_commit(partial(broadcast_deliver.enqueue, broadcast_id=broadcast_id))
+            _chain(context, broadcast_id)
             summary["next"] = "chained"
         elif not broadcasts.broadcast_finish_if_done(broadcast_id=broadcast_id):
-            summary["next"] = _check_back_later(broadcast_id)
+            summary["next"] = _check_back_later(context, broadcast_id)
     return summary
 
 
-def _check_back_later(broadcast_id: int) -> str:
+def _chain(context, broadcast_id: int, run_after=None) -> None:
+    transaction.on_commit(partial(broadcasts.broadcast_enqueue_delivery, broadcast_id=broadcast_id,
+                                  run_after=run_after, current_task_id=str(context.task_result.id)))
+
+
+def _check_back_later(context, broadcast_id: int) -> str:
     """Rows still ``sending`` belong to another worker or to a dead one: look again once they would be stale."""
     backend = broadcast_deliver.get_backend()
     if not backend.supports_defer:
         return "waiting for the resume sweep"
     later = timezone.now() + broadcasts.stale_after() + timedelta(seconds=5)
-    transaction.on_commit(partial(broadcast_deliver.using(run_after=later).enqueue, broadcast_id=broadcast_id))
+    _chain(context, broadcast_id, run_after=later)
     return f"check again at {later.isoformat()}"
 
 
