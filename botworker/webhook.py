@@ -5,6 +5,13 @@ logs) and accepts a request only with the secret in ``X-Telegram-Bot-Api-Secret-
 claimed by inserting a ``ProcessedUpdate`` row first: the primary key makes the claim atomic across processes and
 machines, so Telegram's re-deliveries (it re-sends when an answer is slow or lost) are answered 200 and dropped.
 
+When handling raises (an infrastructure failure past the dispatcher's own error handler, e.g. the database went
+away), the claim is deleted again and the endpoint answers 500: Telegram re-sends the update later and it is
+handled then (handlers are idempotent, their effects keyed in the database), so a pre-checkout query or a refund
+is not lost. A handling cut off by ``BOT_WEBHOOK_TIMEOUT`` keeps its claim and is answered 200: it may have done
+part of its work, and a slow handler re-run on every re-send would only time out again. A process killed while
+handling also leaves its claim behind; that update is lost (as an update in hand is with polling).
+
 The update is handled inside the request, by the same dispatcher as polling, bounded by ``BOT_WEBHOOK_TIMEOUT``.
 Handling in the request (rather than in a task that outlives it) keeps Django's per-request thread and database
 connection life cycle intact, and lets Telegram's ``max_connections`` act as back-pressure.
@@ -51,6 +58,11 @@ def processed_update_claim(*, update_id: int) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def processed_update_release(*, update_id: int) -> None:
+    """Forget that ``update_id`` was claimed (its handling failed), so that Telegram's re-send is handled."""
+    ProcessedUpdate.objects.filter(update_id=update_id).delete()
 
 
 def processed_updates_prune(*, keep_hours: int | None = None) -> int:
@@ -146,8 +158,18 @@ async def telegram_webhook(request: HttpRequest, token: str) -> HttpResponse:
         async with asyncio.timeout(settings.BOT_WEBHOOK_TIMEOUT):
             await _handle_update(data)
     except TimeoutError:
+        # Kept as handled (see the module's docstring): it may have done part of its work.
         logger.error("update %s took longer than %ss and was cut off", update_id, settings.BOT_WEBHOOK_TIMEOUT)
     except Exception:
-        # The update is recorded, so a re-delivery would be dropped anyway: answer 200, log the failure.
-        logger.exception("update %s failed", update_id)
+        logger.exception("update %s failed: released for Telegram to send again", update_id)
+        return await _release(update_id)
     return JsonResponse({"ok": True})
+
+
+async def _release(update_id: int) -> HttpResponse:
+    """Un-claim a failed update and answer 500, so Telegram re-sends it (it re-sends what is not answered 2xx)."""
+    try:
+        await sync_to_async(processed_update_release)(update_id=update_id)
+    except Exception:  # the database is still gone: the claim may stay, and the re-send will be dropped
+        logger.exception("could not release update %s; a re-send of it will be dropped", update_id)
+    return JsonResponse({"ok": False, "description": "update failed"}, status=500)
