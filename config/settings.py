@@ -141,8 +141,9 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
-# A RUNNING task whose worker is gone is re-queued by the periodic sweep. On PostgreSQL "gone" is exact (the
-# worker's session lock is free); elsewhere a task running longer than this many seconds counts as abandoned.
+# A RUNNING task whose worker is gone is re-queued by the periodic sweep. On PostgreSQL "gone" means the worker's
+# session lock is free (for a task that was already running when the server restarted, also older than this many
+# seconds, since a restart frees every lock); elsewhere a task running longer than this counts as abandoned.
 TASKS_ABANDONED_AFTER = env.int("TASKS_ABANDONED_AFTER", default=3600)
 # Never judge a task claimed less than this many seconds ago (its worker takes the lock just after the claim).
 TASKS_ABANDONED_GRACE = env.int("TASKS_ABANDONED_GRACE", default=30)
