@@ -64,8 +64,8 @@ class BroadcastAdmin(admin.ModelAdmin):
     list_display = ("title", "status", "audience", "sent", "failed", "blocked", "left", "created_at", "started_at")
     list_filter = ("status", "audience")
     search_fields = ("title", "text")
-    readonly_fields = ("status", "progress", "delivery_task", "created_by", "created_at", "started_at",
-                       "finished_at")
+    readonly_fields = ("status", "last_error", "progress", "delivery_task", "created_by", "created_at",
+                       "started_at", "finished_at")
 
     def get_queryset(self, request):
         return broadcasts.broadcast_list_with_progress()

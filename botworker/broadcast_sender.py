@@ -7,11 +7,17 @@ sends overlap (a slow answer does not slow the pace). A 429 moves every later st
 the recipient is tried again in a fresh turn (at most ``MAX_RETRY_AFTER`` times) because a 429 means Telegram
 did not deliver; a row whose turn would fall after the slot goes back to ``pending`` unattempted. Any other error is final: a network error or 5xx may have delivered, and resending could
 deliver twice.
+
+A problem that would fail every recipient aborts the batch instead (``BatchResult.abort_reason``; the broadcast
+pauses): the photo cannot be read from storage, Telegram refuses the photo itself (400 on sendPhoto about the
+photo/file), or an unexpected error. Rows not yet sent go back to ``pending`` as if never claimed; a row whose
+send raised an unexpected error after the request may have been delivered, so it fails (at most once).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from datetime import datetime, timedelta
 
@@ -20,7 +26,7 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError, TelegramRetryAfter
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -93,11 +99,27 @@ def _markup(content: Content) -> InlineKeyboardMarkup | None:
                                                                        url=content.button_url)]])
 
 
+class ContentUnavailable(Exception):
+    """The message cannot be put together (raised before anything is sent)."""
+
+
+# Telegram's 400s about the photo itself (every recipient would get the same), not about the chat.
+PHOTO_REFUSED = re.compile(r"photo|image|file|dimensions|wrong type|web page content", re.IGNORECASE)
+
+
+def _photo_refused(content: Content, error: TelegramAPIError) -> bool:
+    return bool(content.photo_name) and isinstance(error, TelegramBadRequest) and bool(
+        PHOTO_REFUSED.search(error.message))
+
+
 def _photo(content: Content, file_id: str):
     if file_id:
         return file_id
-    with default_storage.open(content.photo_name, "rb") as fh:
-        return BufferedInputFile(fh.read(), filename=content.photo_name.rsplit("/", 1)[-1])
+    try:
+        with default_storage.open(content.photo_name, "rb") as fh:
+            return BufferedInputFile(fh.read(), filename=content.photo_name.rsplit("/", 1)[-1])
+    except Exception as error:
+        raise ContentUnavailable(f"The photo {content.photo_name} cannot be read: {error}") from error
 
 
 async def _send(bot: Bot, content: Content, chat_id: int, photo_file_id: str) -> Message:
@@ -108,9 +130,16 @@ async def _send(bot: Bot, content: Content, chat_id: int, photo_file_id: str) ->
 
 
 async def _deliver_one(bot: Bot, content: Content, target: Target, pacer: Pacer, result: BatchResult) -> Outcome:
+    def unsent() -> Outcome:
+        return Outcome(target.recipient_id, target.telegram_id, RecipientStatus.PENDING, unclaim=True)
+
     for _ in range(MAX_RETRY_AFTER + 1):
+        if result.abort_reason:
+            return unsent()
         if not await pacer.turn():
             return Outcome(target.recipient_id, target.telegram_id, RecipientStatus.PENDING)
+        if result.abort_reason:
+            return unsent()
         try:
             message = await _send(bot, content, target.telegram_id, result.photo_file_id or content.photo_file_id)
         except TelegramRetryAfter as error:
@@ -120,8 +149,19 @@ async def _deliver_one(bot: Bot, content: Content, target: Target, pacer: Pacer,
             status = RecipientStatus.BLOCKED if "blocked" in error.message.lower() else RecipientStatus.FAILED
             return Outcome(target.recipient_id, target.telegram_id, status, error=error.message)
         except TelegramAPIError as error:
+            if _photo_refused(content, error):
+                result.abort_reason = f"Telegram refuses the photo: {error.message}"
+                result.photo_refused = True
+                return unsent()
             return Outcome(target.recipient_id, target.telegram_id, RecipientStatus.FAILED,
                            error=f"{type(error).__name__}: {error.message}")
+        except ContentUnavailable as error:
+            result.abort_reason = str(error)
+            return unsent()
+        except Exception as error:  # noqa: BLE001  not Telegram's answer: the request may have gone out
+            result.abort_reason = f"Unexpected error while sending: {type(error).__name__}: {error}"
+            return Outcome(target.recipient_id, target.telegram_id, RecipientStatus.FAILED,
+                           error=f"delivery unknown: {type(error).__name__}: {error}"[:500])
         if message.photo and not result.photo_file_id:
             result.photo_file_id = message.photo[-1].file_id
         return Outcome(target.recipient_id, target.telegram_id, RecipientStatus.SENT,

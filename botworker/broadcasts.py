@@ -316,7 +316,8 @@ def broadcast_resume(*, broadcast: Broadcast | int) -> Broadcast:
         raise BroadcastStateError("Only a paused broadcast can be resumed.")
     _refuse_second_running(broadcast)
     broadcast.status = BroadcastStatus.RUNNING
-    _save_running(broadcast, ["status"])
+    broadcast.last_error = ""  # the operator has dealt with it
+    _save_running(broadcast, ["status", "last_error"])
     _enqueue_delivery(broadcast.pk)
     return broadcast
 
@@ -384,6 +385,8 @@ class Outcome:
     error: str = ""
     message_id: int | None = None
     sent_at: datetime | None = None
+    # Back to pending as if never claimed (the batch was aborted before this row reached Telegram).
+    unclaim: bool = False
 
 
 @dataclass
@@ -391,6 +394,16 @@ class BatchResult:
     outcomes: list[Outcome] = field(default_factory=list)
     photo_file_id: str = ""
     backoff_until: datetime | None = None
+    # Set when the batch stopped for a reason that would fail every recipient (unreadable or refused photo, a
+    # bug): the broadcast pauses with this reason instead of failing everyone.
+    abort_reason: str = ""
+    photo_refused: bool = False
+
+
+def batch_not_sent(claim: Claim, *, reason: str) -> BatchResult:
+    """The result of a batch that failed before any of its rows reached Telegram."""
+    return BatchResult(outcomes=[Outcome(t.recipient_id, t.telegram_id, RecipientStatus.PENDING, unclaim=True)
+                                 for t in claim.targets], abort_reason=reason)
 
 
 def broadcast_content(*, broadcast: Broadcast) -> Content:
@@ -446,6 +459,9 @@ def broadcast_record_batch(*, broadcast_id: int, result: BatchResult) -> None:
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
+    if unclaimed := [o.recipient_id for o in result.outcomes if o.unclaim and o.status == RecipientStatus.PENDING]:
+        BroadcastRecipient.objects.filter(id__in=unclaimed, status=RecipientStatus.PENDING, attempts__gt=0).update(
+            attempts=F("attempts") - 1)
     for outcome in result.outcomes:
         if outcome.status == RecipientStatus.BLOCKED:
             user_mark_bot_blocked(telegram_id=outcome.telegram_id)
@@ -456,6 +472,16 @@ def broadcast_record_batch(*, broadcast_id: int, result: BatchResult) -> None:
         Broadcast.objects.filter(pk=broadcast_id).filter(
             Q(next_slot_at__isnull=True) | Q(next_slot_at__lt=result.backoff_until),
         ).update(next_slot_at=result.backoff_until)
+    if result.abort_reason:
+        _pause_for(broadcast_id, result.abort_reason, forget_photo=result.photo_refused)
+
+
+def _pause_for(broadcast_id: int, reason: str, *, forget_photo: bool) -> None:
+    """Pause a running broadcast by itself, telling the operator why; workers stop after their batch."""
+    changes = {"status": BroadcastStatus.PAUSED, "last_error": f"{timezone.now():%Y-%m-%d %H:%M} {reason}"}
+    if forget_photo:
+        changes["photo_file_id"] = ""  # a refused file_id must not be reused: upload the photo again on resume
+    Broadcast.objects.filter(pk=broadcast_id, status=BroadcastStatus.RUNNING).update(**changes)
 
 
 @transaction.atomic

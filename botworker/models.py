@@ -62,6 +62,8 @@ class Broadcast(models.Model):
     next_slot_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Telegram's file_id of the photo after its first upload, so later sends do not upload it again.
     photo_file_id = models.CharField(max_length=255, blank=True, default="", editable=False)
+    # Why delivery paused by itself (the photo cannot be read, Telegram refuses it, ...): shown to the operator.
+    last_error = models.TextField(_("last error"), blank=True, default="", editable=False)
 
     class Meta:
         db_table = "bot_broadcasts"

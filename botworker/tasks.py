@@ -39,7 +39,11 @@ def broadcast_deliver_batches(*, broadcast_id: int, max_batches: int | None = No
             claim = broadcasts.broadcast_claim_batch(broadcast_id=broadcast_id)
             if claim is None:
                 break
-            result = sender.send(claim)
+            try:
+                result = sender.send(claim)
+            except Exception as error:  # failed before any send (per-recipient errors are caught inside)
+                logger.exception("broadcast %s: batch aborted", broadcast_id)
+                result = broadcasts.batch_not_sent(claim, reason=f"{type(error).__name__}: {error}")
             _refresh_connection()
             broadcasts.broadcast_record_batch(broadcast_id=broadcast_id, result=result)
             batches += 1

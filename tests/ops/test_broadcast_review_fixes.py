@@ -134,3 +134,56 @@ def test_the_admin_links_a_broadcast_to_its_newest_delivery_link(
     page = admin_client.get(f"/admin/botworker/broadcast/{broadcast.pk}/change/").content.decode()
     assert task_result_url(links.last().pk) in page
     assert task_result_url(links.first().pk) not in page
+
+
+def _photo_broadcast(settings, bulk_users, n=5):
+    from django.core.files.base import ContentFile
+
+    settings.BROADCAST_RATE_PER_SECOND = 1000
+    bulk_users(n)
+    broadcast = _broadcast(text="Фото")
+    broadcast.photo.save("lost.png", ContentFile(b"\x89PNG fake"), save=True)
+    return broadcast
+
+
+def _recipients(broadcast) -> set:
+    from botworker.models import BroadcastRecipient
+
+    return set(BroadcastRecipient.objects.filter(broadcast=broadcast).values_list("status", "attempts", "error"))
+
+
+def test_a_photo_missing_from_storage_pauses_the_broadcast_and_fails_nobody(
+        api, bulk_users, settings, admin_client, django_capture_on_commit_callbacks):
+    from django.core.files.storage import default_storage
+
+    broadcast = _photo_broadcast(settings, bulk_users)
+    default_storage.delete(broadcast.photo.name)
+    with django_capture_on_commit_callbacks(execute=True):
+        broadcasts.broadcast_start(broadcast=broadcast)  # the delivery task runs at once in tests
+
+    broadcast.refresh_from_db()
+    assert broadcast.status == BroadcastStatus.PAUSED
+    assert "cannot be read" in broadcast.last_error and broadcast.photo.name in broadcast.last_error
+    assert _recipients(broadcast) == {("pending", 0, "")}  # as if never claimed: not failed, not interrupted
+    assert api.calls == []
+    page = admin_client.get(f"/admin/botworker/broadcast/{broadcast.pk}/change/").content.decode()
+    assert "cannot be read" in page
+
+
+def test_telegram_refusing_the_photo_pauses_the_broadcast_instead_of_failing_everyone(
+        api, bulk_users, settings, django_capture_on_commit_callbacks):
+    broadcast = _photo_broadcast(settings, bulk_users)
+    api.fail("sendPhoto", 400, times=1, description="Bad Request: IMAGE_PROCESS_FAILED")
+    with django_capture_on_commit_callbacks(execute=True):
+        broadcasts.broadcast_start(broadcast=broadcast)
+
+    broadcast.refresh_from_db()
+    assert broadcast.status == BroadcastStatus.PAUSED and "IMAGE_PROCESS_FAILED" in broadcast.last_error
+    assert _recipients(broadcast) == {("pending", 0, "")}
+    assert len(api.calls_of("sendPhoto")) == 1  # nobody else was tried
+
+    with django_capture_on_commit_callbacks(execute=True):  # the operator fixed the photo and resumes
+        broadcasts.broadcast_resume(broadcast=broadcast)
+    broadcast.refresh_from_db()
+    assert broadcast.status == BroadcastStatus.COMPLETED and broadcast.last_error == ""
+    assert {status for status, _, _ in _recipients(broadcast)} == {"sent"}
