@@ -15,7 +15,6 @@ import uuid
 import zipfile
 from datetime import timedelta
 from decimal import Decimal
-from functools import partial
 
 from django.conf import settings
 from django.core.files.base import ContentFile
