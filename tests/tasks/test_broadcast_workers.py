@@ -1,5 +1,5 @@
 """The real broadcast service and delivery task (botworker.broadcasts / botworker.tasks) on 3 db_worker processes,
-with the periodic timer firing mid-broadcast (its resume sweep adds a second delivery chain): every user gets the
+with the periodic timer firing mid-broadcast (its resume sweep must not start a second delivery chain): every user gets the
 message exactly once."""
 
 import time
