@@ -22,6 +22,8 @@ from typing import Any, Callable
 
 from aiohttp import web
 
+from tests.support.server import ThreadedServer
+
 TOKEN = "123456789:TEST-token-for-the-fake-bot-api-server"
 BOT_ID = 123456789
 
@@ -66,10 +68,12 @@ class Fault:
         return body
 
 
-class FakeBotAPI:
+class FakeBotAPI(ThreadedServer):
+    thread_name = "fake-bot-api"
+
     def __init__(self, token: str = TOKEN, *, host: str = "127.0.0.1", port: int = 0):
+        super().__init__(host=host, port=port)
         self.token = token
-        self.host, self.port = host, port
         self.calls: list[Call] = []
         self.files: dict[str, bytes] = {}
         self.results: dict[str, Any] = {}          # method -> fixed result, or callable(data) -> result
@@ -80,56 +84,23 @@ class FakeBotAPI:
         self._message_ids = itertools.count(1000)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
         self._new_update: asyncio.Event | None = None
         self.confirmed_offset = 0
         self._closing = False
         self.last_get_updates: dict = {}
 
     # --- life cycle -----------------------------------------------------------------------------------------
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def before_stop(self) -> None:
+        # Long polls in progress return at once instead of holding the shutdown for their whole timeout.
+        self._closing = True
+        self._loop.call_soon_threadsafe(self._new_update.set)
 
-    def start(self) -> "FakeBotAPI":
-        ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, args=(ready,), daemon=True, name="fake-bot-api")
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("fake Bot API server did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop and self._runner:
-            # Long polls in progress return at once instead of holding the shutdown for their whole timeout.
-            self._closing = True
-            self._loop.call_soon_threadsafe(self._new_update.set)
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-
-    def __enter__(self) -> "FakeBotAPI":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def _serve(self, ready: threading.Event) -> None:
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
+    def make_app(self) -> web.Application:
         self._new_update = asyncio.Event()
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._file)
-        self._runner = web.AppRunner(app, access_log=None)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, self.host, self.port)
-        self._loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]
-        ready.set()
-        self._loop.run_forever()
+        return app
 
     # --- what tests do --------------------------------------------------------------------------------------
     def feed(self, *updates: dict) -> list[int]:

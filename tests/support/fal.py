@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from PIL import Image
 
+from tests.support.server import ThreadedServer
+
 KEY = "test-fal-key"
 
 
@@ -63,10 +65,12 @@ class Injected:
     delay: float = 0.0  # seconds to stall before answering (a provider that times out)
 
 
-class FakeFal:
+class FakeFal(ThreadedServer):
+    thread_name = "fake-fal"
+
     def __init__(self, *, key: str = KEY, host: str = "127.0.0.1"):
+        super().__init__(host=host)
         self.key = key
-        self.host, self.port = host, 0
         self.jobs: dict[str, Job] = {}
         self.uploads: dict[str, bytes] = {}
         self.requests: list[tuple[str, str]] = []
@@ -75,47 +79,12 @@ class FakeFal:
         self._faults: list[Injected] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._loop = None
-        self._runner = None
-        self._thread = None
 
     # --- life cycle -----------------------------------------------------------------------------------------
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> "FakeFal":
-        ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, args=(ready,), daemon=True, name="fake-fal")
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("fake FAL server did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop and self._runner:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-
-    def __enter__(self) -> "FakeFal":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def _serve(self, ready: threading.Event) -> None:
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
+    def make_app(self) -> web.Application:
         app = web.Application(client_max_size=256 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, self.host, 0)
-        self._loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]
-        ready.set()
-        self._loop.run_forever()
+        return app
 
     # --- what tests do --------------------------------------------------------------------------------------
     def script(self, *, outcome: str = "ok", queued: int = 1, running: int = 1) -> None:
