@@ -1,7 +1,7 @@
 """Telegram Stars money end to end: a small Bot API client (``refundStarPayment``, ``getStarTransactions``) and
 the services that refund a payment, record a refund made outside the bot, and reconcile the ledger with Telegram.
 
-Plain synchronous HTTP (urllib) against ``settings.BOT_API_URL``: billing imports neither aiogram nor botworker.
+Plain synchronous HTTP through ``accounts.telegram``: billing imports neither aiogram nor botworker.
 
 A Stars top-up is a ``TOPUP`` ledger entry keyed ``stars:<telegram_payment_charge_id>``, plus a ``BONUS`` entry
 keyed ``promo-bonus:<telegram_payment_charge_id>`` when a promo code bonus came with it. A refund reverses both, at
@@ -17,18 +17,15 @@ ledger cannot take them back without going negative, so:
 
 from __future__ import annotations
 
-import json
 import logging
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterator
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import telegram
 from accounts.models import User
 from accounts.services import user_upsert_from_telegram
 from billing import services
@@ -61,26 +58,12 @@ class RefundNotReversed(BillingError):
 
 # --- the Bot API client -----------------------------------------------------------------------------------------
 def bot_api_call(method: str, **params) -> Any:
-    """POST one Bot API method with a JSON body; returns ``result`` or raises ``StarsAPIError``."""
-    if not settings.BOT_TOKEN:
-        raise StarsAPIError("BOT_TOKEN is not set.")
-    url = f"{settings.BOT_API_URL.rstrip('/')}/bot{settings.BOT_TOKEN}/{method}"
-    request = urllib.request.Request(url, data=json.dumps(params).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    """POST one Bot API method; returns ``result`` or raises ``StarsAPIError``."""
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-            body = response.read()
-    except urllib.error.HTTPError as error:
-        body = error.read()  # the Bot API explains its errors in the body
-    except (urllib.error.URLError, OSError) as error:
-        raise StarsAPIError(f"{method}: cannot reach the Bot API ({getattr(error, 'reason', error)})") from None
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        raise StarsAPIError(f"{method}: the Bot API answered something that is not JSON") from None
-    if not answer.get("ok"):
-        raise StarsAPIError(answer.get("description") or "unknown error", error_code=answer.get("error_code"))
-    return answer.get("result")
+        return telegram.call(method, params=params, timeout=TIMEOUT)
+    except telegram.BotAPIError as error:
+        raise StarsAPIError(f"{method}: {error.description}" if error.error_code is None else error.description,
+                            error_code=error.error_code) from None
 
 
 def refund_star_payment(*, user_id: int, telegram_payment_charge_id: str) -> None:

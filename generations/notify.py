@@ -1,8 +1,7 @@
 """Telegram messages sent from background tasks (training finished, images ready, refunds).
 
 Tasks run in the worker, not in the bot: they must not import ``botworker`` (arrows point botworker ->
-generations), so they make the few Bot API calls themselves with a tiny synchronous HTTP client against
-``settings.BOT_API_URL``. Buttons carry callback data in the bot's packed format, taken from ``CALLBACKS``
+generations), so they make the few Bot API calls through the plain HTTP client ``accounts.telegram``. Buttons carry callback data in the bot's packed format, taken from ``CALLBACKS``
 (a test pins them to the bot's CallbackData classes).
 """
 
@@ -10,11 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-import urllib.error
-import urllib.request
-import uuid
 
-from django.conf import settings
+from accounts import telegram
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +40,7 @@ def send_message(*, chat_id: int, text: str, reply_markup: dict | None = None) -
     payload = {"chat_id": chat_id, "text": text, "parse_mode": "HTML"}
     if reply_markup:
         payload["reply_markup"] = reply_markup
-    return _call("sendMessage", json.dumps(payload).encode(), "application/json")
+    return _call("sendMessage", params=payload)
 
 
 def send_album(*, chat_id: int, images: list[tuple[str, bytes]], caption: str = "") -> dict:
@@ -60,37 +56,15 @@ def send_album(*, chat_id: int, images: list[tuple[str, bytes]], caption: str = 
             media[0].update({"caption": caption, "parse_mode": "HTML"})
         fields["media"] = json.dumps(media)
         method = "sendMediaGroup"
-    body, content_type = _multipart(fields, files)
-    return _call(method, body, content_type)
+    return _call(method, params=fields, files=files)
 
 
-def _multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    parts = []
-    for name, value in fields.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
-    for name, (file_name, content) in files.items():
-        head = (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{file_name}"\r\n'
-                f"Content-Type: application/octet-stream\r\n\r\n").encode()
-        parts.append(head + content + b"\r\n")
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
-
-
-def _call(method: str, body: bytes, content_type: str) -> dict:
-    if not settings.BOT_TOKEN:
-        raise DeliveryFailed("BOT_TOKEN is not set", permanent=True)
-    url = f"{settings.BOT_API_URL.rstrip('/')}/bot{settings.BOT_TOKEN}/{method}"
-    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": content_type})
+def _call(method: str, **request) -> dict:
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.loads(response.read()).get("result")
-    except urllib.error.HTTPError as exc:
-        try:
-            description = json.loads(exc.read()).get("description", "")
-        except ValueError:
-            description = ""
-        # 400/403 mean the chat cannot get it (blocked, deleted, bad request): retrying will not help.
-        raise DeliveryFailed(f"{method}: HTTP {exc.code} {description}", permanent=exc.code in (400, 403)) from None
-    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
-        raise DeliveryFailed(f"{method}: {exc}") from None
+        return telegram.call(method, timeout=60, **request)
+    except telegram.BotAPIError as error:
+        # 400/403 mean the chat cannot get it (blocked, deleted, bad request), and without a token nothing
+        # can be sent: retrying will not help. Anything else (unreachable, 429, 5xx) may pass later.
+        permanent = not error.configured or error.error_code in (400, 403)
+        detail = f"HTTP {error.error_code} {error.description}" if error.error_code else error.description
+        raise DeliveryFailed(f"{method}: {detail}", permanent=permanent) from None
