@@ -1,27 +1,21 @@
 """Small idempotent tasks for the worker tests: each effect is keyed on a BroadcastRecipient row, as real delivery is.
 
-They talk HTTP to the tests' fake Bot API (settings.BOT_API_URL) with the standard library, so a worker subprocess
-needs nothing but the database and that URL.
+They talk HTTP to the tests' fake Bot API (settings.BOT_API_URL) through the project's plain client
+(accounts.telegram), so a worker subprocess needs nothing but the database and that URL.
 """
 
-import json
 import time
-import urllib.request
 
-from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 from django_tasks import task
 
+from accounts import telegram
 from botworker.models import Broadcast, BroadcastRecipient, RecipientStatus
 
 
 def _send_message(chat_id: int, text: str) -> int:
-    request = urllib.request.Request(
-        f"{settings.BOT_API_URL}/bot{settings.BOT_TOKEN}/sendMessage",
-        data=json.dumps({"chat_id": chat_id, "text": text}).encode(), headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)["result"]["message_id"]
+    return telegram.call("sendMessage", params={"chat_id": chat_id, "text": text}, timeout=10)["message_id"]
 
 
 def _deliver(recipient: BroadcastRecipient, text: str) -> None:
