@@ -22,10 +22,6 @@ import time
 from datetime import datetime, timedelta
 
 from aiogram import Bot
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from django.conf import settings
@@ -33,6 +29,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from botworker.broadcasts import BatchResult, Claim, Content, Outcome, Target, send_interval
+from botworker.dispatcher import create_bot
 from botworker.models import RecipientStatus
 
 MAX_RETRY_AFTER = 5
@@ -46,11 +43,8 @@ def make_bot() -> Bot:
     """A Bot for sending from tasks and the admin, on the configured Bot API server, HTML by default."""
     if not settings.BOT_TOKEN:
         raise TelegramConfigError("BOT_TOKEN is not set.")
-    return Bot(
-        settings.BOT_TOKEN,
-        session=AiohttpSession(api=TelegramAPIServer.from_base(settings.BOT_API_URL)),
-        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
-    )
+    # Without the retry middleware: a 429 or 5xx must reach the pacer, which decides whether to resend.
+    return create_bot(retry=False)
 
 
 class TelegramConfigError(Exception):

@@ -36,9 +36,12 @@ REQUIRED_UPDATES = ("message", "callback_query", "pre_checkout_query")
 SHUTDOWN_GRACE_SECONDS = 30
 
 
-def create_bot(token: str | None = None, *, api_url: str | None = None) -> Bot:
+def create_bot(token: str | None = None, *, api_url: str | None = None, retry: bool = True) -> Bot:
+    """A Bot on the configured Bot API server, HTML by default; ``retry`` waits out 429s and 5xx answers
+    (senders that pace themselves and must not resend, such as broadcasts, turn it off)."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url or settings.BOT_API_URL))
-    session.middleware(RetryMiddleware())
+    if retry:
+        session.middleware(RetryMiddleware())
     return Bot(
         token if token is not None else settings.BOT_TOKEN,
         session=session,
