@@ -9,29 +9,20 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
 
 from accounts.models import User
 from tests.support import updates
 from botworker.poller_lock import poller_lock
 from tests.support.botapi import BOT_ID, TOKEN, FakeBotAPI
+from tests.support.processes import live_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def database_url() -> str:
-    """The live test database, so the child process shares it."""
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
-    return f"postgres://{auth}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
-
-
 def runbot(api: FakeBotAPI | None, token: str = TOKEN, *args: str) -> subprocess.Popen:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test", "BOT_TOKEN": token,
-           "DATABASE_URL": database_url(), "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING"}
+           "DATABASE_URL": live_database_url(), "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING"}
     if api is not None:
         env["BOT_API_URL"] = api.base_url
     return subprocess.Popen([sys.executable, "manage.py", "runbot", "--polling-timeout", "1", *args], cwd=ROOT,
