@@ -192,6 +192,9 @@ class FakeBotAPI(ThreadedServer):
             self._changed.notify_all()
         if fault:
             return web.json_response(fault.body(), status=fault.status)
+        if (refusal := _refusal(method, data)) is not None:
+            call.status = 400
+            return web.json_response({"ok": False, "error_code": 400, "description": refusal}, status=400)
         if method in self.results:  # a test's override: a value, or callable(data) -> value
             result = self.results[method]
             result = result(data) if callable(result) else result
@@ -257,6 +260,18 @@ def _send_media_group(api: FakeBotAPI, data: dict) -> list[dict]:
     items = json.loads(media) if isinstance(media, str) else (media or [])
     return [api._message(data, photo=[{"file_id": "g", "file_unique_id": "g", "width": 1, "height": 1}])
             for _ in items]
+
+
+def _refusal(method: str, data: dict) -> str | None:
+    """What Telegram refuses whatever the chat: an album takes 2-10 media."""
+    if method == "sendMediaGroup":
+        media = data.get("media")
+        items = json.loads(media) if isinstance(media, str) else (media or [])
+        if len(items) > 10:
+            return "Bad Request: too much messages to send as an album"
+        if len(items) < 2:
+            return "Bad Request: media group must include 2-10 items"
+    return None
 
 
 def _edit(api: FakeBotAPI, data: dict) -> dict | bool:

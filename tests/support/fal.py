@@ -5,7 +5,12 @@
 Each submitted request follows a script: ``queued`` status calls answer IN_QUEUE, then ``running`` calls
 IN_PROGRESS, then COMPLETED. Its outcome is ``ok`` (a real output), ``error`` (COMPLETED, then a 422 result,
 as FAL reports failures), ``malformed`` (200 with output lacking the files), or ``hang`` (never completes).
-``fail(path_part, status, times)`` injects HTTP errors (429, 500...) into any route.
+``fail(path_part, status, times)`` injects HTTP errors (429, 500...) into any route. A script may also ask for
+``images=N`` result URLs whatever ``num_images`` was, or name its own ``image_urls``; ``serve(name, ...)`` answers
+``/files/<name>`` with anything (an HTML page, a redirect), for the download checks.
+
+Webhooks are signed as FAL signs them (Ed25519 over request id, user id, timestamp and the body's SHA-256) with
+the fake's own key, published at ``jwks_url``; ``rotate_key()`` switches to a new one.
 
     with FakeFal() as fal:
         fal.script(outcome="error")
@@ -15,6 +20,8 @@ as FAL reports failures), ``malformed`` (200 with output lacking the files), or 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import io
 import itertools
 import json
@@ -23,6 +30,8 @@ import time
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from PIL import Image
 
 from tests.support.server import ThreadedServer
@@ -39,6 +48,8 @@ class Job:
     queued: int
     running: int
     webhook: str | None
+    images: int | None = None
+    image_urls: list[str] | None = None
     status_calls: int = 0
     result_calls: int = 0
     cancelled: bool = False
@@ -53,6 +64,8 @@ class Script:
     outcome: str = "ok"
     queued: int = 1
     running: int = 1
+    images: int | None = None
+    image_urls: list[str] | None = None
 
 
 @dataclass
@@ -79,6 +92,10 @@ class FakeFal(ThreadedServer):
         self._faults: list[Injected] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self.user_id = "fake-fal-user"
+        self.signing_key = Ed25519PrivateKey.generate()
+        self.published = [self.signing_key]
+        self.served: dict[str, tuple[int, bytes, dict]] = {}
 
     # --- life cycle -----------------------------------------------------------------------------------------
     def make_app(self) -> web.Application:
@@ -87,10 +104,47 @@ class FakeFal(ThreadedServer):
         return app
 
     # --- what tests do --------------------------------------------------------------------------------------
-    def script(self, *, outcome: str = "ok", queued: int = 1, running: int = 1) -> None:
+    def script(self, *, outcome: str = "ok", queued: int = 1, running: int = 1, images: int | None = None,
+               image_urls: list[str] | None = None) -> None:
         """The script of the next submitted request (then the default again)."""
         with self._lock:
-            self._scripts.append(Script(outcome, queued, running))
+            self._scripts.append(Script(outcome, queued, running, images, image_urls))
+
+    def serve(self, name: str, body: bytes = b"", *, status: int = 200, headers: dict | None = None) -> str:
+        """Answer ``GET /files/<name>`` with this; returns its URL."""
+        with self._lock:
+            self.served[name] = (status, body, headers or {})
+        return f"{self.base_url}/files/{name}"
+
+    def redirect(self, name: str, location: str, *, status: int = 302) -> str:
+        return self.serve(name, status=status, headers={"Location": location})
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.base_url}/.well-known/jwks.json"
+
+    def rotate_key(self, *, keep_old: bool = False) -> None:
+        """Sign with a new key from now on and publish it (alone, unless ``keep_old``)."""
+        with self._lock:
+            self.signing_key = Ed25519PrivateKey.generate()
+            self.published = [*self.published, self.signing_key] if keep_old else [self.signing_key]
+
+    def signed_webhook(self, request_id: str, *, body: dict | bytes | None = None, timestamp: int | None = None,
+                       key: Ed25519PrivateKey | None = None) -> tuple[bytes, dict]:
+        """The raw body (``webhook_body`` unless given) and headers of FAL's webhook for this request, signed as
+        FAL signs it (with ``key`` instead of the fake's own when given)."""
+        if not isinstance(body, bytes):
+            body = json.dumps(self.webhook_body(request_id) if body is None else body).encode()
+        raw = body
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        message = "\n".join((request_id, self.user_id, stamp, hashlib.sha256(raw).hexdigest())).encode()
+        signature = (key or self.signing_key).sign(message).hex()
+        return raw, {"X-Fal-Webhook-Request-Id": request_id, "X-Fal-Webhook-User-Id": self.user_id,
+                     "X-Fal-Webhook-Timestamp": stamp, "X-Fal-Webhook-Signature": signature}
+
+    def jwks_fetches(self) -> int:
+        with self._lock:
+            return self.requests.count(("GET", "/.well-known/jwks.json"))
 
     def fail(self, path_part: str, status: int = 500, *, times: int = 1, body: dict | None = None,
              headers: dict | None = None, delay: float = 0.0) -> None:
@@ -125,6 +179,11 @@ class FakeFal(ThreadedServer):
             if fault.delay:
                 await asyncio.sleep(fault.delay)
             return web.json_response(fault.body, status=fault.status, headers=fault.headers)
+        if request.method == "GET" and path == "/.well-known/jwks.json":
+            return web.json_response({"keys": [_jwk(key) for key in self.published]})
+        if request.method == "GET" and path.removeprefix("/files/") in self.served:
+            status, content, headers = self.served[path.removeprefix("/files/")]
+            return web.Response(body=content, status=status, headers=headers)
         if request.method == "GET" and path.startswith("/files/"):
             content = self.uploads.get(path.removeprefix("/files/"))
             return web.Response(body=content) if content is not None else web.Response(status=404)
@@ -155,7 +214,7 @@ class FakeFal(ThreadedServer):
             script = self._scripts.pop(0) if self._scripts else self.default
             request_id = f"req-{next(self._ids)}-{int(time.time() * 1000) % 100000}"
             self.jobs[request_id] = Job(request_id, endpoint, arguments, script.outcome, script.queued,
-                                        script.running, webhook)
+                                        script.running, webhook, script.images, script.image_urls)
         app = "/".join(endpoint.split("/")[:2])
         base = f"{self.base_url}/{app}/requests/{request_id}"
         return web.json_response({"status": "IN_QUEUE", "request_id": request_id, "gateway_request_id": request_id,
@@ -210,12 +269,12 @@ class FakeFal(ThreadedServer):
         if job.outcome == "malformed":
             return {"images": [], "unexpected": True} if "flux-lora" == job.app.split("/")[1] else {"oops": 1}
         if job.app == "fal-ai/flux-lora":
-            images = []
-            for number in range(int(job.arguments.get("num_images") or 1)):
+            urls = list(job.image_urls or [])
+            for number in range(0 if job.image_urls else job.images or int(job.arguments.get("num_images") or 1)):
                 name = f"{job.request_id}-{number + 1}.jpg"
                 self.uploads.setdefault(name, _jpeg(64, 64, number))
-                images.append({"url": f"{self.base_url}/files/{name}", "width": 64, "height": 64,
-                               "content_type": "image/jpeg"})
+                urls.append(f"{self.base_url}/files/{name}")
+            images = [{"url": url, "width": 64, "height": 64, "content_type": "image/jpeg"} for url in urls]
             return {"images": images, "seed": 42, "has_nsfw_concepts": [False] * len(images),
                     "prompt": job.arguments.get("prompt")}
         return {"diffusers_lora_file": {"url": f"{self.base_url}/files/{job.request_id}.safetensors",
@@ -226,6 +285,11 @@ class FakeFal(ThreadedServer):
 def _error_detail() -> dict:
     return {"detail": [{"loc": ["body", "prompt"], "msg": "content policy violation",
                         "type": "content_policy_violation"}]}
+
+
+def _jwk(key: Ed25519PrivateKey) -> dict:
+    raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return {"kty": "OKP", "crv": "Ed25519", "x": base64.urlsafe_b64encode(raw).rstrip(b"=").decode()}
 
 
 def _jpeg(width: int, height: int, seed: int) -> bytes:
