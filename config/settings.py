@@ -173,7 +173,15 @@ FAL_QUEUE_URL = env.str("FAL_QUEUE_URL", default="https://queue.fal.run")
 FAL_REST_URL = env.str("FAL_REST_URL", default="https://rest.fal.ai")
 FAL_CDN_URL = env.str("FAL_CDN_URL", default="https://v3.fal.media")
 FAL_WEBHOOK_BASE_URL = env.str("FAL_WEBHOOK_BASE_URL", default="")
+# Turns webhooks on (with the base URL); the endpoint's path derives from it. FAL's Ed25519 signature, checked
+# with the keys published at FAL_JWKS_URL, is what authenticates a webhook (generations.fal_signature).
 FAL_WEBHOOK_SECRET = env.str("FAL_WEBHOOK_SECRET", default="")
+FAL_JWKS_URL = env.str("FAL_JWKS_URL", default="https://rest.alpha.fal.ai/.well-known/jwks.json")
+# Result files are fetched only from these hosts ("*.example.com" matches its subdomains) and from the FAL_* URLs
+# above, over https (plain http only where a FAL_* URL says so), never from a loopback, private, link-local or
+# reserved address unless it lies in FAL_DOWNLOAD_ALLOWED_NETWORKS (CIDRs; empty in production).
+FAL_DOWNLOAD_HOSTS = env.list("FAL_DOWNLOAD_HOSTS", default=["fal.media", "*.fal.media"])
+FAL_DOWNLOAD_ALLOWED_NETWORKS = env.list("FAL_DOWNLOAD_ALLOWED_NETWORKS", default=[])
 # Per-call timeout (s), retries with backoff on 429/5xx/connection errors, and the job poll chain.
 FAL_TIMEOUT = env.float("FAL_TIMEOUT", default=30.0)
 FAL_RETRIES = env.int("FAL_RETRIES", default=4)

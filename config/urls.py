@@ -15,6 +15,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     # Telegram webhook mode: the path segment derives from BOT_WEBHOOK_SECRET (see botworker.webhook).
     path("telegram/webhook/<str:token>/", telegram_webhook, name="telegram-webhook"),
-    # FAL AI job webhooks: the path carries FAL_WEBHOOK_SECRET (see generations.views).
+    # FAL AI job webhooks: signed by FAL; the path segment derives from FAL_WEBHOOK_SECRET (see generations.views).
     path("", include("generations.urls")),
 ]

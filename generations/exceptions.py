@@ -64,3 +64,7 @@ class ProviderNotReady(ProviderError):
     """The result was asked for before the request completed."""
 
     retryable = True
+
+
+class WebhookSignatureInvalid(GenerationsError):
+    """A FAL webhook whose Ed25519 signature is missing, stale or does not verify with FAL's published keys."""

@@ -3,11 +3,17 @@ and a clearly labelled local development backend used only when there is no ``FA
 
 Hosts come from settings (``FAL_QUEUE_URL``, ``FAL_REST_URL``, ``FAL_CDN_URL``); nothing is contacted at import.
 Every call has a timeout; 429, 5xx and connection errors are retried with backoff; everything else becomes a
-domain error from ``generations.exceptions``.
+domain error from ``generations.exceptions``. Result files are fetched through ``generations.fal_download`` (every
+URL and redirect checked); webhook signatures are checked by ``generations.fal_signature``.
+
+Log lines and error texts (which end up in rows and the admin) name URLs without their query: the submit URL's
+query carries our webhook URL, and download URLs may carry access tokens. The key travels only in the
+Authorization header, which never follows a redirect.
 """
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import logging
@@ -21,6 +27,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from PIL import Image, ImageDraw
 
+from generations import fal_download
 from generations.exceptions import (
     ProviderError, ProviderNotReady, ProviderRejected, ProviderTransientError, ProviderUnavailable,
 )
@@ -128,23 +135,18 @@ class FalClient:
         return url
 
     def download(self, url: str, *, max_bytes: int = 50 * 1024 * 1024) -> bytes:
-        """Fetch an output file (FAL keeps them briefly; we copy what we deliver). Result URLs may come from a
-        webhook's body, so only web URLs are fetched (plain http only from our own FAL hosts or with ``DEBUG``)
-        and no more than ``max_bytes`` + 1 bytes are read."""
-        self._check_download_url(url)
-        status, data, _ = self._send("GET", url, None, {}, authorize=False, limit=max_bytes + 1)
-        if len(data) > max_bytes:
-            raise ProviderRejected("output file too large")
-        return data
+        """Fetch an output file (FAL keeps them briefly; we copy what we deliver), no more than ``max_bytes``.
+        Every URL and redirect hop must pass ``fal_download.DownloadPolicy``; a refusal is final."""
+        policy = fal_download.DownloadPolicy.build(
+            hosts=settings.FAL_DOWNLOAD_HOSTS, own_urls=(self.queue_url, self.rest_url, self.cdn_url),
+            networks=settings.FAL_DOWNLOAD_ALLOWED_NETWORKS,
+        )
 
-    def _check_download_url(self, url: str) -> None:
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme == "https" and parts.hostname:
-            return
-        own_hosts = {urllib.parse.urlsplit(u).hostname for u in (self.queue_url, self.rest_url, self.cdn_url)}
-        if parts.scheme == "http" and parts.hostname and (settings.DEBUG or parts.hostname in own_hosts):
-            return
-        raise ProviderRejected(f"refused to download {parts.scheme or 'a'}:// URL of host {parts.hostname!r}")
+        def attempt():
+            response = fal_download.fetch(url, policy=policy, timeout=self.timeout, max_bytes=max_bytes)
+            return response.status, response.body, response.headers
+
+        return self._retrying("GET", url, attempt)[1]
 
     # --- HTTP -----------------------------------------------------------------------------------------------
     def _request_url(self, endpoint: str, request_id: str) -> str:
@@ -155,10 +157,10 @@ class FalClient:
         try:
             return json.loads(data or b"null")
         except ValueError:
-            raise ProviderTransientError(f"malformed JSON from {method} {url}", status=status) from None
+            raise ProviderTransientError(f"malformed JSON from {method} {loggable_url(url)}",
+                                         status=status) from None
 
-    def _send(self, method: str, url: str, payload, headers: dict, *, authorize: bool,
-              limit: int | None = None) -> tuple[int, bytes, dict]:
+    def _send(self, method: str, url: str, payload, headers: dict, *, authorize: bool) -> tuple[int, bytes, dict]:
         if isinstance(payload, (bytes, bytearray)):
             data = bytes(payload)
         elif payload is not None:
@@ -169,38 +171,56 @@ class FalClient:
         if authorize:
             headers = {"Authorization": f"Key {self.key}", **headers}
         headers.setdefault("Accept", "application/json")
+
+        def attempt():
+            request = urllib.request.Request(url, data=data, method=method, headers=headers)
+            try:
+                with _OPENER.open(request, timeout=self.timeout) as response:
+                    return response.status, response.read(), response.headers
+            except urllib.error.HTTPError as exc:
+                return exc.code, exc.read() or b"", exc.headers
+
+        return self._retrying(method, url, attempt)
+
+    def _retrying(self, method: str, url: str, attempt_once) -> tuple[int, bytes, dict]:
+        """Run ``attempt_once`` (-> status, body, headers) until a 2xx, a final error, or the retries run out."""
         attempt = 0
         while True:
             attempt += 1
-            request = urllib.request.Request(url, data=data, method=method, headers=headers)
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    if limit is not None and _content_length(response.headers) >= limit:
-                        raise ProviderRejected(f"{method} {url}: the response is larger than allowed")
-                    body = response.read() if limit is None else response.read(limit)
-                    return response.status, body, dict(response.headers)
-            except urllib.error.HTTPError as exc:
-                body = exc.read() or b""
-                error = _http_error(exc.code, body, exc.headers)
-                if not error.retryable or attempt > self.retries or isinstance(error, ProviderNotReady):
-                    raise error from None
-                delay = _retry_after(exc.headers) or self._delay(attempt)
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+                status, body, headers = attempt_once()
+            except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as exc:
                 if attempt > self.retries:
-                    raise ProviderTransientError(f"{method} {url}: {exc}") from None
+                    raise ProviderTransientError(f"{method} {loggable_url(url)}: {exc}") from None
                 delay = self._delay(attempt)
-            logger.info("FAL %s %s: retry %d in %.2fs", method, url, attempt, delay)
+            else:
+                if 200 <= status < 300:
+                    return status, body, dict(headers)
+                error = _http_error(status, body, headers, secrets=(self.key, settings.FAL_WEBHOOK_SECRET))
+                if not error.retryable or attempt > self.retries or isinstance(error, ProviderNotReady):
+                    raise error
+                delay = _retry_after(headers) or self._delay(attempt)
+            logger.info("FAL %s %s: retry %d in %.2fs", method, loggable_url(url), attempt, delay)
             time.sleep(delay)
 
     def _delay(self, attempt: int) -> float:
         return min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
 
 
-def _content_length(headers) -> int:
-    try:
-        return int(headers.get("Content-Length") or 0)
-    except ValueError:
-        return 0
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """urllib would repeat the Authorization header (our key) to wherever a redirect points: never follow one."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def loggable_url(url: str) -> str:
+    """``url`` without its query, fragment and credentials: what may be logged or stored."""
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
 
 def _retry_after(headers) -> float | None:
@@ -210,19 +230,30 @@ def _retry_after(headers) -> float | None:
         return None
 
 
-def _http_error(status: int, body: bytes, headers) -> ProviderError:
+def _http_error(status: int, body: bytes, headers, *, secrets=()) -> ProviderError:
     try:
         parsed = json.loads(body)
     except ValueError:
         parsed = None
     detail = parsed.get("detail") if isinstance(parsed, dict) else None
     error_type = (parsed.get("error_type") if isinstance(parsed, dict) else None) or headers.get("X-Fal-Error-Type")
-    message = f"HTTP {status}: {json.dumps(detail, ensure_ascii=False)[:500] if detail else body[:200]!r}"
+    message = _redact(f"HTTP {status}: {json.dumps(detail, ensure_ascii=False)[:500] if detail else body[:200]!r}",
+                      secrets)
     if status == 400 and isinstance(detail, str) and "in progress" in detail.lower():
         return ProviderNotReady(message, status=status)
     if status in (408, 409, 429) or status >= 500 or headers.get("X-Fal-Retryable") == "true":
         return ProviderTransientError(message, status=status, error_type=error_type)
     return ProviderRejected(message, status=status, error_type=error_type)
+
+
+def _redact(text: str, secrets) -> str:
+    """An error body is FAL's text, kept in rows: should it ever echo our key (or one half of an ``id:secret``
+    key) or the webhook secret, they are blanked."""
+    for secret in secrets:
+        for part in (secret or "", *(secret or "").split(":")):
+            if len(part) >= 8:
+                text = text.replace(part, "***")
+    return text
 
 
 class LocalDevBackend:

@@ -43,8 +43,17 @@ def send_message(*, chat_id: int, text: str, reply_markup: dict | None = None) -
     return _call("sendMessage", params=payload)
 
 
+# sendMediaGroup takes 2-10 photos; a larger set goes as several albums (a lone last photo as sendPhoto).
+ALBUM_MAX = 10
+
+
+def album_chunks(images: list) -> list[list]:
+    return [images[start:start + ALBUM_MAX] for start in range(0, len(images), ALBUM_MAX)]
+
+
 def send_album(*, chat_id: int, images: list[tuple[str, bytes]], caption: str = "") -> dict:
-    """One photo album (sendMediaGroup; a single photo goes as sendPhoto) uploaded as multipart files."""
+    """One photo album of at most ``ALBUM_MAX`` (sendMediaGroup; a single photo goes as sendPhoto) uploaded as
+    multipart files."""
     fields: dict[str, str] = {"chat_id": str(chat_id)}
     files = {f"photo{i}": (name, content) for i, (name, content) in enumerate(images)}
     if len(images) == 1:

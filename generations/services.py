@@ -8,8 +8,11 @@ row's status, so a poller and a webhook racing each other (or a restarted worker
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import html
 import io
+import json
 import logging
 import uuid
 import zipfile
@@ -27,7 +30,7 @@ from django.utils.translation import gettext as _
 from accounts.languages import language_for
 from billing import services as billing_services
 from billing.models import TransactionType
-from generations import fal, notify, photos
+from generations import fal, fal_signature, notify, photos
 from generations.exceptions import (
     InvalidInput, InvalidState, NotEnoughPhotos, NotFound, PhotoLimitReached, PhotoRejected, ProviderError,
 )
@@ -434,9 +437,21 @@ def avatar_training_notify(*, avatar_id) -> bool:
 
 # --- generation -------------------------------------------------------------------------------------------------
 def webhook_url() -> str:
+    """Where FAL POSTs when a job ends ("" when webhooks are off). The path carries a token derived from
+    ``FAL_WEBHOOK_SECRET``, never the secret: this URL sits in FAL's submit query, access logs and rows."""
     if not (settings.FAL_WEBHOOK_BASE_URL and settings.FAL_WEBHOOK_SECRET):
         return ""
-    return f"{settings.FAL_WEBHOOK_BASE_URL.rstrip('/')}/fal/webhook/{settings.FAL_WEBHOOK_SECRET}/"
+    return f"{settings.FAL_WEBHOOK_BASE_URL.rstrip('/')}/fal/webhook/{webhook_path_token()}/"
+
+
+def webhook_path_token(secret: str | None = None) -> str:
+    secret = settings.FAL_WEBHOOK_SECRET if secret is None else secret
+    return hashlib.sha256(f"aisha-fal-webhook-path:{secret}".encode()).hexdigest()[:32]
+
+
+def webhook_path_token_valid(*, token: str) -> bool:
+    """The cheap first filter: a wrong path is refused before any signature work or JWKS fetch."""
+    return bool(settings.FAL_WEBHOOK_SECRET) and hmac.compare_digest(token.encode(), webhook_path_token().encode())
 
 
 def _final_prompt(avatar: Avatar, prompt: str, template: StyleTemplate | None) -> str:
@@ -652,27 +667,32 @@ def _usable_images(output) -> list[str]:
 
 
 def generation_complete(*, generation_id, request_id: str, output) -> bool:
-    """Copy the images into our storage and mark the generation completed, once. Output without usable
-    images is a failure (refunded). Returns False when the job had already finished."""
-    urls = _usable_images(output)
+    """Copy the images into our storage and mark the generation completed, once. At most the requested number
+    of images is kept, and each must download under the provider's rules and decode as an image. Output without
+    usable images, or a file refused, is a failure (refunded). Returns False when the job had already finished."""
+    generation = ImageGeneration.objects.filter(pk=generation_id, status__in=IN_FLIGHT,
+                                                provider_request_id=request_id).first()
+    if generation is None:
+        return False
+    urls = _usable_images(output)[:generation.num_images or 1]
     if not urls:
         return generation_fail(generation_id=generation_id, reason="no usable images in the result",
                                request_id=request_id)
-    if not ImageGeneration.objects.filter(pk=generation_id, status__in=IN_FLIGHT,
-                                          provider_request_id=request_id).exists():
-        return False
     provider = fal.provider_get()
     names = []
     try:
         for number, url in enumerate(urls, 1):
             content = provider.download(url)
-            names.append(default_storage.save(f"generations/{generation_id}/{number}.jpg", ContentFile(content)))
-    except ProviderError as exc:
+            extension = photos.result_image_extension(content=content)
+            names.append(default_storage.save(f"generations/{generation_id}/{number}.{extension}",
+                                              ContentFile(content)))
+    except (ProviderError, PhotoRejected) as exc:
         for name in names:
             default_storage.delete(name)
-        if exc.retryable:
+        if isinstance(exc, ProviderError) and exc.retryable:
             raise
-        return generation_fail(generation_id=generation_id, reason=str(exc), request_id=request_id)
+        reason = f"result image {len(names) + 1}: {exc}"
+        return generation_fail(generation_id=generation_id, reason=reason, request_id=request_id)
     with transaction.atomic():
         done = ImageGeneration.objects.filter(
             pk=generation_id, status__in=IN_FLIGHT, provider_request_id=request_id,
@@ -730,7 +750,7 @@ def generation_deliver(*, generation_id) -> bool:
                 for name in generation.result_files or []:
                     with default_storage.open(name, "rb") as handle:
                         images.append((name.rsplit("/", 1)[-1], handle.read()))
-                notify.send_album(chat_id=chat_id, images=images, caption=_("✨ Изображения готовы!"))
+                _send_albums(chat_id=chat_id, images=images, caption=_("✨ Изображения готовы!"))
                 _send_quietly(chat_id=chat_id, text=_("Изображения сохранены в галерее."),
                               reply_markup=notify.keyboard([(_("🎨 Ещё"), "generate"), (_("🖼 Галерея"), "gallery")]))
             else:
@@ -745,6 +765,19 @@ def generation_deliver(*, generation_id) -> bool:
             logger.warning("generation %s not delivered: %s", generation.pk, exc)
             return False
     return True
+
+
+def _send_albums(*, chat_id: int, images: list[tuple[str, bytes]], caption: str) -> None:
+    """Telegram takes at most 10 photos per album: more go as several. Once the first one is out, a later failure
+    is only logged, so that a retry cannot send the first album twice (the gallery has every image)."""
+    for index, chunk in enumerate(notify.album_chunks(images)):
+        try:
+            notify.send_album(chat_id=chat_id, images=chunk, caption=caption if index == 0 else "")
+        except notify.DeliveryFailed as exc:
+            if index == 0:
+                raise
+            logger.warning("album part %d for chat %s not delivered: %s", index + 1, chat_id, exc)
+            return
 
 
 def _send_quietly(**kwargs) -> None:
@@ -778,6 +811,20 @@ def generation_delete(*, user, generation_id) -> None:
 
 
 # --- webhook and sweep ------------------------------------------------------------------------------------------
+def provider_webhook_receive(*, body: bytes, headers) -> str:
+    """A webhook as it arrived: FAL's signature over the raw body is verified (``WebhookSignatureInvalid``,
+    or ``ProviderTransientError`` when FAL's keys cannot be fetched) before anything is read from it."""
+    fal_signature.signature_verify(headers=headers, body=body, jwks_url=settings.FAL_JWKS_URL,
+                                   timeout=min(settings.FAL_TIMEOUT, 10.0))
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        raise InvalidInput("malformed JSON") from None
+    outcome = provider_webhook_handle(body=parsed)
+    logger.info("FAL webhook %s: %s", parsed.get("request_id") if isinstance(parsed, dict) else None, outcome)
+    return outcome
+
+
 def provider_webhook_handle(*, body: dict) -> str:
     """Apply a FAL webhook ({request_id, status OK|ERROR, payload}); idempotent with polling. Returns what
     happened: ``completed``, ``failed``, ``duplicate`` or ``unknown``."""

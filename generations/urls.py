@@ -5,5 +5,5 @@ from generations import views
 app_name = "generations"
 
 urlpatterns = [
-    path("fal/webhook/<str:secret>/", views.fal_webhook, name="fal-webhook"),
+    path("fal/webhook/<str:token>/", views.fal_webhook, name="fal-webhook"),
 ]

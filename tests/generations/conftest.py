@@ -26,9 +26,15 @@ def media(settings, tmp_path):
 
 @pytest.fixture
 def fake_fal(settings, media):
+    from generations.fal_signature import jwks_cache_clear
+
+    jwks_cache_clear()  # keys cached for an earlier fake (perhaps on the same port) must not linger
     with FakeFal() as server:
         settings.FAL_KEY = server.key
         settings.FAL_QUEUE_URL = settings.FAL_REST_URL = settings.FAL_CDN_URL = server.base_url
+        settings.FAL_JWKS_URL = server.jwks_url
+        # The fake serves result files from 127.0.0.1, which production refuses: the explicit allow-list.
+        settings.FAL_DOWNLOAD_ALLOWED_NETWORKS = ["127.0.0.1/32"]
         settings.FAL_TIMEOUT = 5
         settings.FAL_RETRIES = 2
         settings.FAL_RETRY_BACKOFF = 0.01

@@ -3,7 +3,6 @@
 from decimal import Decimal
 
 import pytest
-from django.urls import reverse
 
 from billing.models import Transaction, TransactionType
 from billing.selectors import balance_get
@@ -160,28 +159,6 @@ def test_a_training_past_its_deadline_is_cancelled_and_refunded(funded_user, fak
     assert avatar.status == AvatarStatus.ERROR and avatar.training_error == "timeout"
     assert fake_fal.jobs[avatar.fal_request_id].cancelled
     assert balance_get(user=user) == Decimal("1000")
-
-
-def test_the_webhook_completes_a_training_once_and_polling_after_it_is_a_no_op(
-        funded_user, fake_fal, bot_api, settings, client):
-    settings.FAL_WEBHOOK_SECRET = "hook-secret"
-    settings.FAL_WEBHOOK_BASE_URL = "https://bot.example"
-    user = funded_user()
-    avatar = services.avatar_training_start(user=user, avatar_id=avatar_with_photos(user).pk)
-    avatar.refresh_from_db()
-    job = fake_fal.jobs[avatar.fal_request_id]
-    assert job.webhook == "https://bot.example/fal/webhook/hook-secret/"
-    url = reverse("generations:fal-webhook", args=["hook-secret"])
-    body = fake_fal.webhook_body(job.request_id)
-    first = client.post(url, body, content_type="application/json")
-    again = client.post(url, body, content_type="application/json")
-    assert (first.json()["outcome"], again.json()["outcome"]) == ("completed", "duplicate")
-    assert client.post(reverse("generations:fal-webhook", args=["wrong"]), body,
-                       content_type="application/json").status_code == 404
-    services.avatar_training_poll(avatar_id=avatar.pk)
-    avatar.refresh_from_db()
-    assert avatar.status == AvatarStatus.COMPLETED
-    assert len(bot_api.calls_of("sendMessage")) == 1
 
 
 def test_the_first_completed_avatar_becomes_main_and_main_is_switchable(funded_user, ready_avatar):
