@@ -41,7 +41,7 @@ def signed_message(*, request_id: str, user_id: str, timestamp: str, body: bytes
     return "\n".join((request_id, user_id, timestamp, hashlib.sha256(body).hexdigest())).encode()
 
 
-def signature_verify(*, headers, body: bytes, jwks_url: str, timeout: float = 10.0, now: float | None = None) -> None:
+def signature_verify(*, headers, body: bytes, jwks_url: str, timeout: float = 10.0) -> None:
     """Raise ``WebhookSignatureInvalid`` unless a key of FAL's JWKS signed this request recently;
     ``ProviderTransientError`` when the keys cannot be had at all (the webhook is then answered 503 and FAL
     re-sends it later)."""
@@ -53,7 +53,7 @@ def signature_verify(*, headers, body: bytes, jwks_url: str, timeout: float = 10
         timestamp = int(parts[TIMESTAMP])
     except ValueError:
         raise WebhookSignatureInvalid("malformed timestamp") from None
-    if abs((time.time() if now is None else now) - timestamp) > MAX_CLOCK_SKEW:
+    if abs(time.time() - timestamp) > MAX_CLOCK_SKEW:
         raise WebhookSignatureInvalid("timestamp too far from now")
     try:
         signature = bytes.fromhex(parts[SIGNATURE])
@@ -61,10 +61,11 @@ def signature_verify(*, headers, body: bytes, jwks_url: str, timeout: float = 10
         raise WebhookSignatureInvalid("malformed signature") from None
     message = signed_message(request_id=parts[REQUEST_ID], user_id=parts[USER_ID], timestamp=parts[TIMESTAMP],
                              body=body)
-    if _verifies(_cache.keys(jwks_url, timeout=timeout), signature, message):
+    keys = _cache.keys(jwks_url, timeout=timeout)
+    if _verifies(keys, signature, message):
         return
-    fresh = _cache.refetch(jwks_url, timeout=timeout)  # None: refetched too recently
-    if fresh is None or not _verifies(fresh, signature, message):
+    fresh = _cache.refetch(jwks_url, timeout=timeout)  # the same keys when refetched within the last minute
+    if fresh is keys or not _verifies(fresh, signature, message):
         raise WebhookSignatureInvalid("signature does not verify")
 
 
@@ -104,15 +105,17 @@ class _KeyCache:
                 except ProviderTransientError:
                     if not entry.keys:
                         raise
+                    # Keep the keys we have and try again in a minute, not on every webhook.
+                    entry.fetched_at = time.monotonic() - KEYS_TTL + REFETCH_MIN_INTERVAL
                     logger.warning("FAL JWKS refresh failed; keeping the cached keys for now")
             return entry.keys
 
-    def refetch(self, url: str, *, timeout: float) -> tuple[Ed25519PublicKey, ...] | None:
+    def refetch(self, url: str, *, timeout: float) -> tuple[Ed25519PublicKey, ...]:
         with self.lock:
             entry = self.entries.setdefault(url, _Entry())
             now = time.monotonic()
             if now - entry.refetched_at < REFETCH_MIN_INTERVAL:
-                return None
+                return entry.keys  # perhaps refetched by another request meanwhile
             entry.refetched_at = now
             entry.keys, entry.fetched_at = _fetch(url, timeout=timeout), now
             return entry.keys

@@ -47,8 +47,18 @@ def send_message(*, chat_id: int, text: str, reply_markup: dict | None = None) -
 ALBUM_MAX = 10
 
 
-def album_chunks(images: list) -> list[list]:
-    return [images[start:start + ALBUM_MAX] for start in range(0, len(images), ALBUM_MAX)]
+def send_albums(*, chat_id: int, images: list[tuple[str, bytes]], caption: str = "") -> None:
+    """Any number of photos as albums of at most ``ALBUM_MAX``, the caption on the first. ``DeliveryFailed`` only
+    when the first album failed: once it is out, a later failure is only logged, so that a retry of the delivery
+    cannot send the first album twice (the gallery has every image)."""
+    for index, start in enumerate(range(0, len(images), ALBUM_MAX)):
+        try:
+            send_album(chat_id=chat_id, images=images[start:start + ALBUM_MAX], caption=caption if index == 0 else "")
+        except DeliveryFailed as exc:
+            if index == 0:
+                raise
+            logger.warning("album part %d for chat %s not delivered: %s", index + 1, chat_id, exc)
+            return
 
 
 def send_album(*, chat_id: int, images: list[tuple[str, bytes]], caption: str = "") -> dict:

@@ -750,7 +750,7 @@ def generation_deliver(*, generation_id) -> bool:
                 for name in generation.result_files or []:
                     with default_storage.open(name, "rb") as handle:
                         images.append((name.rsplit("/", 1)[-1], handle.read()))
-                _send_albums(chat_id=chat_id, images=images, caption=_("✨ Изображения готовы!"))
+                notify.send_albums(chat_id=chat_id, images=images, caption=_("✨ Изображения готовы!"))
                 _send_quietly(chat_id=chat_id, text=_("Изображения сохранены в галерее."),
                               reply_markup=notify.keyboard([(_("🎨 Ещё"), "generate"), (_("🖼 Галерея"), "gallery")]))
             else:
@@ -765,19 +765,6 @@ def generation_deliver(*, generation_id) -> bool:
             logger.warning("generation %s not delivered: %s", generation.pk, exc)
             return False
     return True
-
-
-def _send_albums(*, chat_id: int, images: list[tuple[str, bytes]], caption: str) -> None:
-    """Telegram takes at most 10 photos per album: more go as several. Once the first one is out, a later failure
-    is only logged, so that a retry cannot send the first album twice (the gallery has every image)."""
-    for index, chunk in enumerate(notify.album_chunks(images)):
-        try:
-            notify.send_album(chat_id=chat_id, images=chunk, caption=caption if index == 0 else "")
-        except notify.DeliveryFailed as exc:
-            if index == 0:
-                raise
-            logger.warning("album part %d for chat %s not delivered: %s", index + 1, chat_id, exc)
-            return
 
 
 def _send_quietly(**kwargs) -> None:
