@@ -91,3 +91,22 @@ def test_the_webhook_secret_and_the_fal_key_appear_in_no_log_row_or_admin_page(
         for page in pages:
             assert secret not in page.content.decode()
     assert Avatar.objects.get(pk=avatar.pk).webhook_url == services.webhook_url()
+
+
+def test_the_migration_rewrites_the_secret_out_of_rows_stored_by_earlier_versions(make_user):
+    """Earlier versions stored the secret path in avatars.webhook_url and the submit URL (its ?fal_webhook=...)
+    in error texts; migration 0006 leaves the derived path and texts without the query."""
+    call_command("migrate", "generations", "0005", verbosity=0)
+    user = make_user()
+    submit = ("POST https://queue.fal.run/fal-ai/flux-lora?fal_webhook=https%3A%2F%2Fbot.example%2Ffal%2Fwebhook%2F"
+              f"{SECRET}%2F: timed out")
+    avatar = Avatar.objects.create(user=user, name="Аня", gender="female", status=AvatarStatus.ERROR,
+                                   webhook_url=f"https://bot.example/fal/webhook/{SECRET}/", training_error=submit)
+    generation = ImageGeneration.objects.create(user=user, original_prompt="x", final_prompt="x",
+                                                status=GenerationStatus.FAILED, error_message=submit)
+    call_command("migrate", "generations", verbosity=0)
+    avatar.refresh_from_db()
+    generation.refresh_from_db()
+    assert avatar.webhook_url == f"https://bot.example/fal/webhook/{services.webhook_path_token(SECRET)}/"
+    expected = "POST https://queue.fal.run/fal-ai/flux-lora: timed out"
+    assert avatar.training_error == expected and generation.error_message == expected
