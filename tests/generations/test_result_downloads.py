@@ -2,6 +2,7 @@
 addresses), at most the requested number of images, real images only, albums within Telegram's limit. A refusal
 fails the generation once, refunded, and the user is told."""
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -94,6 +95,17 @@ def test_more_than_ten_images_go_as_albums_of_at_most_ten(generate, fake_fal, bo
     assert [len(album.json("media")) for album in albums] == [10, 2]
     assert [album.status for album in albums] == [200, 200]
     assert "готовы" in albums[0].json("media")[0]["caption"] and "caption" not in albums[1].json("media")[0]
+    generation.refresh_from_db()
+    assert generation.delivered_at is not None
+
+
+def test_a_failed_second_album_does_not_make_the_first_one_go_out_twice(generate, fake_fal, bot_api, settings):
+    settings.MAX_IMAGES_PER_GENERATION = 12
+    bot_api.fail("sendMediaGroup", 500, when=lambda data: len(json.loads(data["media"])) == 2)
+    generation = generate(num_images=12)
+    bot_api.wait_for("sendMessage", lambda call: "галерее" in call.text)
+    services.generation_deliver(generation_id=generation.pk)  # a repeated delivery task
+    assert [len(album.json("media")) for album in bot_api.calls_of("sendMediaGroup")] == [10, 2]
     generation.refresh_from_db()
     assert generation.delivered_at is not None
 
