@@ -35,6 +35,23 @@ def photo_check(*, content: bytes) -> CheckedPhoto:
         raise PhotoRejected("empty")
     if len(content) > settings.PHOTO_MAX_SIZE:
         raise PhotoRejected("too_large", limit_mb=settings.PHOTO_MAX_SIZE // (1024 * 1024))
+    image_format, width, height = _decode(content)
+    if min(width, height) < settings.PHOTO_MIN_RESOLUTION:
+        raise PhotoRejected("resolution", width=width, height=height, minimum=settings.PHOTO_MIN_RESOLUTION)
+    return CheckedPhoto(
+        content=content, file_hash=hashlib.md5(content).hexdigest(), format=ALLOWED_FORMATS[image_format],
+        width=width, height=height,
+    )
+
+
+def result_image_extension(*, content: bytes) -> str:
+    """The storage extension of a generated image, or ``PhotoRejected("not_image" | "format" | ...)``: what a
+    provider hands back is stored and sent as a photo only when the decoder agrees it is one (an HTML page is not)."""
+    return ALLOWED_FORMATS[_decode(content)[0]]
+
+
+def _decode(content: bytes) -> tuple[str, int, int]:
+    """Format, width and height of an image of an allowed format, walked through by the decoder."""
     try:
         with Image.open(io.BytesIO(content)) as image:
             image_format = image.format
@@ -48,27 +65,4 @@ def photo_check(*, content: bytes) -> CheckedPhoto:
         raise PhotoRejected("not_image") from None
     if image_format not in ALLOWED_FORMATS:
         raise PhotoRejected("format", format=image_format or "?")
-    if min(width, height) < settings.PHOTO_MIN_RESOLUTION:
-        raise PhotoRejected("resolution", width=width, height=height, minimum=settings.PHOTO_MIN_RESOLUTION)
-    return CheckedPhoto(
-        content=content, file_hash=hashlib.md5(content).hexdigest(), format=ALLOWED_FORMATS[image_format],
-        width=width, height=height,
-    )
-
-
-def result_image_extension(*, content: bytes) -> str:
-    """The storage extension of a generated image, or ``PhotoRejected("not_image" | "format")``: what a provider
-    hands back is stored and sent as a photo only when the decoder agrees it is one (an HTML page is not)."""
-    try:
-        with Image.open(io.BytesIO(content)) as image:
-            image_format = image.format
-            if image.size[0] * image.size[1] > MAX_PIXELS:
-                raise PhotoRejected("resolution_too_high", width=image.size[0], height=image.size[1])
-            image.verify()
-    except PhotoRejected:
-        raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise PhotoRejected("not_image") from None
-    if image_format not in ALLOWED_FORMATS:
-        raise PhotoRejected("format", format=image_format or "?")
-    return ALLOWED_FORMATS[image_format]
+    return image_format, width, height
