@@ -127,6 +127,27 @@ def test_adopted_rows_read_as_this_project_expects(adopted_db, django_db_blocker
     assert ledger.returncode == 0 and "OK" in ledger.stdout
 
 
+def test_an_adopted_databases_own_styles_stay_the_whole_catalogue(adopted_db, django_db_blocker):
+    """The starting catalogue (generations.0004) is seeded only into an empty one, never mixed into the operator's."""
+    from generations.models import StyleCategory, StyleSubcategory, StyleTemplate
+
+    with adopted_db.orm(django_db_blocker) as db:
+        assert set(StyleCategory.objects.using(db).values_list("pk", flat=True)) == {"business", "legacy_fun"}
+        assert set(StyleSubcategory.objects.using(db).values_list("pk", flat=True)) == {"office", "legacy_party"}
+        assert set(StyleTemplate.objects.using(db).values_list("pk", flat=True)) == {"ceo_portrait", "legacy_disco"}
+
+
+def test_an_avatar_with_the_first_enums_gender_other_is_kept_as_other(legacy_db, django_db_blocker):
+    from generations.models import Avatar, AvatarGender
+
+    if legacy_db.shape.name == "alembic":
+        legacy_db.sql("ALTER TYPE avatargender ADD VALUE 'OTHER'")  # the earlier service's first enum had it
+    legacy_db.sql("UPDATE avatars SET gender = 'OTHER' WHERE name = 'Draft'")
+    assert "gender: 'OTHER' -> 'other' in 1 rows" in adopt(legacy_db)
+    with legacy_db.orm(django_db_blocker) as db:
+        assert Avatar.objects.using(db).get(name="Draft").gender == AvatarGender.OTHER
+
+
 def test_adopted_schema_is_the_schema_a_fresh_database_gets(adopted_db, legacy_server):
     """Column types, constraints and indexes as `migrate` creates them, so every later migration applies."""
     legacy_db = adopted_db
