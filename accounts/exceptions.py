@@ -8,3 +8,7 @@ class UserNotFound(AccountsError):
 
 class UserBlocked(AccountsError):
     pass
+
+
+class LegacyDatabaseNotAdopted(AccountsError):
+    """DATABASE_URL points at a database of the earlier service that `adopt_legacy_db` has not adopted yet."""

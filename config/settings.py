@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "promocodes",
     "generations",
     "botworker",
+    "adoption",
 ]
 
 MIDDLEWARE = [

@@ -21,6 +21,8 @@ class AvatarStatus(models.TextChoices):
 class AvatarGender(models.TextChoices):
     MALE = "male", _("Male")
     FEMALE = "female", _("Female")
+    # Only adopted rows: the earlier service's first enum had OTHER; the wizard offers male and female.
+    OTHER = "other", _("Other")
 
 
 class AvatarTrainingType(models.TextChoices):

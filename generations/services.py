@@ -47,6 +47,8 @@ PROMPT_MIN, PROMPT_MAX = 5, 1000
 ASPECT_RATIOS = tuple(fal.IMAGE_SIZES)
 EDITABLE_STATUSES = (AvatarStatus.DRAFT, AvatarStatus.PHOTOS_UPLOADING, AvatarStatus.READY_FOR_TRAINING)
 IN_FLIGHT = (GenerationStatus.PENDING, GenerationStatus.PROCESSING)
+# A new avatar is male or female (as the wizard offers); "other" exists only on adopted legacy rows.
+NEW_AVATAR_GENDERS = (AvatarGender.MALE, AvatarGender.FEMALE)
 
 
 def _tasks():
@@ -86,14 +88,19 @@ def _clean_name(name: str, *, maximum: int = NAME_MAX) -> str:
 
 def avatar_create(*, user, name: str, gender: str, training_type: str = AvatarTrainingType.PORTRAIT) -> Avatar:
     """A new draft avatar (the wizard's first save)."""
-    if gender not in AvatarGender.values or training_type not in AvatarTrainingType.values:
+    if gender not in NEW_AVATAR_GENDERS or training_type not in AvatarTrainingType.values:
         raise InvalidInput("gender or training type")
     avatar = Avatar(user=user, name=_clean_name(name), gender=gender, training_type=training_type,
                     status=AvatarStatus.DRAFT)
-    avatar.trigger_phrase = f"TOK_{avatar.id.hex[:8]}"
+    avatar.trigger_phrase = _neutral_trigger(avatar)
     avatar.trigger_word = avatar.trigger_phrase
     avatar.save()
     return avatar
+
+
+def _neutral_trigger(avatar: Avatar) -> str:
+    """The word a LoRA learns the person by: the same for every gender (no "man"/"woman" in it or in captions)."""
+    return f"TOK_{avatar.pk.hex[:8]}"
 
 
 def avatar_rename(*, user, avatar_id, name: str) -> Avatar:
@@ -221,7 +228,8 @@ def avatar_training_start(*, user, avatar_id) -> Avatar:
             fal_request_id=None, training_progress=0, training_error=None, training_started_at=now,
             training_deadline=now + timedelta(seconds=settings.FAL_TRAINING_TIMEOUT), last_status_check=now,
             notified_at=None, steps=settings.FAL_TRAINING_STEPS, learning_rate=settings.FAL_TRAINING_LEARNING_RATE,
-            updated_at=now,
+            # An adopted legacy avatar may have none: it is trained with the neutral one (and generates with it).
+            trigger_phrase=avatar.trigger_phrase or _neutral_trigger(avatar), updated_at=now,
         )
         _on_commit("submit_avatar_training", str(avatar.pk))
     avatar.refresh_from_db()

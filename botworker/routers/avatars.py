@@ -26,7 +26,7 @@ from generations import selectors, services
 from generations.exceptions import (
     GenerationsError, InvalidInput, InvalidState, NotEnoughPhotos, NotFound, PhotoRejected, ProviderUnavailable,
 )
-from generations.models import Avatar, AvatarStatus
+from generations.models import Avatar, AvatarGender, AvatarStatus
 
 IMAGE_MIME_TYPES = ("image/jpeg", "image/png", "image/webp")
 
@@ -74,6 +74,11 @@ STATUS_TEXT = {
 }
 
 
+def _gender_text(gender: str) -> str:
+    # "other" is only on avatars adopted from the earlier service (whose first version offered it).
+    return {AvatarGender.MALE: _("мужской"), AvatarGender.FEMALE: _("женский")}.get(gender) or _("другой")
+
+
 def rejection_text(exc: PhotoRejected) -> str:
     reasons = {
         "duplicate": _("Это фото уже было загружено ранее"),
@@ -116,7 +121,7 @@ async def show_card(callback: CallbackQuery, callback_data: AvatarCb, db_user: U
     avatar = avatars[index]
     lines = [
         f"🎭 <b>{escape(avatar.name)}</b>" + (" ⭐" if avatar.is_main else ""),
-        _("Пол: {gender}").format(gender=_("мужской") if avatar.gender == "male" else _("женский")),
+        _("Пол: {gender}").format(gender=_gender_text(avatar.gender)),
         _("Тип: {kind}").format(kind=_("стиль") if avatar.training_type == "style" else _("портрет")),
         _("Статус: {status}").format(status=_(STATUS_TEXT.get(avatar.status, avatar.status))),
         _("Фото: {count}").format(count=avatar.photos_count or 0),
@@ -482,7 +487,7 @@ async def confirm_training(callback: CallbackQuery, callback_data: AvatarCb, db_
         "🦋 <b>Проверьте данные аватара</b>\n\n"
         "Имя: {name}\nПол: {gender}\nТип: {kind}\nФото: {count}\n\n"
         "Стоимость обучения: <b>{price}</b> монет\nВаш баланс: {balance} монет"
-    ).format(name=escape(avatar.name), gender=_("мужской") if avatar.gender == "male" else _("женский"),
+    ).format(name=escape(avatar.name), gender=_gender_text(avatar.gender),
              kind=_("стиль") if avatar.training_type == "style" else _("портрет"), count=avatar.photos_count or 0,
              price=coins(price), balance=coins(balance))
     rows = []

@@ -1,6 +1,7 @@
 """A useful starting style catalogue. ``TOK`` in a prompt is replaced by the avatar's trigger phrase.
 
-Rows that already exist (an adopted legacy database, or an operator's edits) are left as they are.
+Seeded only into an EMPTY catalogue: an adopted legacy database's own styles stay the whole catalogue (the
+operator curated them), and nothing is mixed into a catalogue that already exists.
 """
 
 from django.db import migrations
@@ -85,6 +86,8 @@ def seed(apps, schema_editor):
     Category = apps.get_model("generations", "StyleCategory")
     Subcategory = apps.get_model("generations", "StyleSubcategory")
     Template = apps.get_model("generations", "StyleTemplate")
+    if Category.objects.exists() or Subcategory.objects.exists() or Template.objects.exists():
+        return
     for c_order, (c_id, c_name, icon, description, subcategories) in enumerate(CATALOGUE, start=1):
         category, _ = Category.objects.get_or_create(
             id=c_id, defaults={"name": c_name, "icon": icon, "description": description, "sort_order": c_order}

@@ -1,7 +1,10 @@
-"""Scratch PostgreSQL databases in the Alembic-era schema, on the server the test suite runs on.
+"""Scratch PostgreSQL databases of the earlier service, on the server the test suite runs on.
 
-Each test gets its own database, copied from a template loaded once with ``../shared/legacy/schema.sql``,
-``sample-data.sql`` and ``legacy-quirks.sql``. Commands run as real processes (``manage.py``) against it.
+Every adoption test runs on both shapes such a database can have (``legacy_server`` is parametrised): ``alembic``,
+a template loaded once with ``../shared/legacy/schema.sql``, ``sample-data.sql`` and ``legacy-quirks.sql``; and
+``create_all``, one loaded with ``../shared/legacy/schema-createall.sql`` (the newest models' own schema) and
+``createall-data.sql`` (the same rows as those models store them). Each test gets its own copy of the template.
+Commands run as real processes (``manage.py``) against it.
 """
 
 import os
@@ -10,6 +13,7 @@ import subprocess
 import sys
 import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -20,6 +24,39 @@ from django.db import connections
 ROOT = Path(settings.BASE_DIR)
 LEGACY = ROOT.parent / "shared" / "legacy"
 QUIRKS = Path(__file__).with_name("legacy-quirks.sql")
+CREATE_ALL_DATA = Path(__file__).with_name("createall-data.sql")
+
+
+@dataclass(frozen=True)
+class Shape:
+    name: str
+    files: tuple[Path, ...]
+    alembic_version: str | None  # the stale row; None: no alembic_version table at all
+    untouched: tuple[str, ...]  # tables adoption must leave exactly as they are
+    dry_run_lines: tuple[str, ...]  # what --dry-run says about this shape's own quirks
+
+
+SHAPES = {
+    "alembic": Shape(
+        "alembic", (LEGACY / "schema.sql", LEGACY / "sample-data.sql", QUIRKS), "5088361401fe",
+        ("alembic_version", "user_transcripts", "user_transcript_cache", "operator_notes"),
+        ("Alembic-era database recognised (alembic_version 5088361401fe: stale, not used)",
+         "is_favorite: 2 NULL values -> False, then NOT NULL",
+         "drop index idx_avatars_user_main_unique"),
+    ),
+    "create_all": Shape(
+        "create_all", (LEGACY / "schema-createall.sql", CREATE_ALL_DATA), None,
+        ("user_groups", "user_transcripts", "user_transcript_cache", "operator_notes"),
+        ("(create_all, never migrated: no alembic_version table)",
+         "gender: character varying(6) -> character varying(16) (3 values, USING lower(gender::text))",
+         "gender: 'FEMALE' -> 'female' in 2 rows",
+         "photo_key: missing (an unused legacy column) -> added as character varying(255), NULL in every row",
+         "updated_at: timestamp without time zone -> timestamp with time zone (1 values, USING updated_at AT TIME "
+         "ZONE 'UTC')",
+         "add index avatars_training_type_854662d7",
+         "user_groups (1 rows)"),
+    ),
+}
 
 
 def _bin(name: str) -> str:
@@ -57,6 +94,7 @@ class Server:
 class LegacyDatabase:
     def __init__(self, server: Server, name: str):
         self.server, self.name, self.url = server, name, server.url(name)
+        self.shape: Shape | None = getattr(server, "shape", None)
 
     def manage(self, *args: str, check: bool = False) -> subprocess.CompletedProcess:
         env = {**os.environ, "DATABASE_URL": self.url, "DJANGO_SETTINGS_MODULE": "config.settings_test"}
@@ -97,13 +135,14 @@ class LegacyDatabase:
             del connections.settings[alias]
 
 
-@pytest.fixture(scope="session")
-def legacy_server():
+@pytest.fixture(scope="session", params=list(SHAPES))
+def legacy_server(request):
     server = Server()
-    template = f"adopt_template_{os.getpid()}"
+    server.shape = SHAPES[request.param]
+    template = f"adopt_template_{request.param}_{os.getpid()}"
     server.admin(f"DROP DATABASE IF EXISTS {template}")
     server.admin(f"CREATE DATABASE {template}")
-    server.psql_file(template, LEGACY / "schema.sql", LEGACY / "sample-data.sql", QUIRKS)
+    server.psql_file(template, *server.shape.files)
     server.template = template
     yield server
     server.admin(f"DROP DATABASE IF EXISTS {template} WITH (FORCE)")

@@ -1,10 +1,11 @@
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+
+from accounts.management.base import ProjectCommand
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Create an operator (admin superuser) when none exists yet, and print its login."
 
     def add_arguments(self, parser):

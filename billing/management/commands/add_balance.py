@@ -4,9 +4,10 @@ import getpass
 import sys
 from decimal import Decimal
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from accounts.exceptions import UserNotFound
+from accounts.management.base import ProjectCommand
 from accounts.models import User
 from accounts.selectors import user_find, user_get_by_telegram_id
 from billing.exceptions import BillingError, InvalidAmount
@@ -24,7 +25,7 @@ class Quit(Exception):
     """The operator ended the interactive session (``q`` or end of input)."""
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Top up a user's balance (an admin_topup ledger entry), after showing who it is and asking to confirm. "
         "Also: --list balances, --stats totals, --interactive loop."

@@ -1,9 +1,10 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from accounts.management.base import ProjectCommand
 from billing.selectors import ledger_mismatches
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Verify that every user's balance equals the sum of their completed ledger entries."
 
     def handle(self, *args, **options):

@@ -1,9 +1,10 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from accounts.management.base import ProjectCommand
 from billing import stars
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Compare the bot's Telegram Stars transactions (getStarTransactions) with the ledger and report the "
         "differences. With --fix: credit payments the ledger lacks (once, marked reconciled), reverse credits of "

@@ -8,6 +8,7 @@ import sys
 from django.core.management.base import BaseCommand
 from django.db import connection
 
+from accounts.database import database_require_adopted
 from accounts.models import User
 from botworker.dispatcher import create_bot
 
@@ -33,6 +34,7 @@ def check_database() -> str:
         connection.settings_dict.setdefault("OPTIONS", {}).setdefault("connect_timeout", TIMEOUT)
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
+    database_require_adopted()  # not a database of the earlier service that still waits for adopt_legacy_db
     User.objects.exists()  # the bot's own tables are there (migrated), not just a server
     return connection.vendor
 

@@ -9,10 +9,11 @@ copies) or when one was enqueued within its interval (hourly tasks on a 5-minute
 
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from accounts.management.base import ProjectCommand
 from botworker.periodic import PERIODIC_TASKS
 
 
@@ -30,7 +31,7 @@ def _skip_reason(task, interval: timedelta) -> str:
     return ""
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Enqueue the periodic tasks (stuck-job sweeps, reconciliation, pruning); run it from a timer."
 
     def add_arguments(self, parser):

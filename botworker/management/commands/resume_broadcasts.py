@@ -1,11 +1,12 @@
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from accounts.management.base import ProjectCommand
 from botworker import broadcasts
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "After a worker restart: mark recipients left 'sending' by a dead worker as failed (never resent) and "
         "enqueue delivery again for every running broadcast. Safe while workers run."

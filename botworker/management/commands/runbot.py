@@ -6,9 +6,10 @@ import re
 from contextlib import ExitStack
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import connections
 
+from accounts.management.base import ProjectCommand
 from botworker.poller_lock import LockState, PollerAlreadyRunning, PollerLock, poller_lock
 
 # "<bot id>:<secret>", as @BotFather gives it (the shape aiogram's validate_token accepts).
@@ -18,7 +19,7 @@ UNREACHABLE_RECHECK = 2.0  # seconds: while the database is down, re-take the lo
 logger = logging.getLogger("botworker.runbot")
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Run the Telegram bot with long polling (BOT_TOKEN, BOT_API_URL). Stops gracefully on SIGINT/SIGTERM. "
         "Refuses to start while a webhook is set or another runbot polls the same bot."

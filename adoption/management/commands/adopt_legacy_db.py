@@ -3,12 +3,16 @@ import argparse
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from accounts import legacy_adoption
+from adoption.apply import plan_apply
+from adoption.catalogue import adoption_state, pending_migrations
+from adoption.exceptions import AdoptionRefused
+from adoption.plan import Plan, build_plan
 
 
 class Command(BaseCommand):
     help = (
-        "Adopt a PostgreSQL database of the earlier Alembic-era service: convert its tables in one transaction, "
+        "Adopt a PostgreSQL database of the earlier service (Alembic-era, or made by its models' create_all): "
+        "convert its tables in one transaction, "
         "apply this project's migrations (--fake-initial) and record opening balances in the ledger. "
         "Use --dry-run first to see the plan."
     )
@@ -21,14 +25,15 @@ class Command(BaseCommand):
     def handle(self, *args, dry_run, fail_after_step, **options):
         if connection.vendor != "postgresql":
             raise CommandError("Adoption works on PostgreSQL only: point DATABASE_URL at the legacy database.")
-        state = legacy_adoption.adoption_state()
+        state = adoption_state()
         if state == "adopted":
             return self.report_adopted()
         if state == "empty":
-            raise CommandError("No Alembic-era tables here: nothing to adopt. A new database needs only `migrate`.")
+            raise CommandError(
+                "No tables of the earlier service here: nothing to adopt. A new database needs only `migrate`.")
         try:
-            plan = legacy_adoption.build_plan()
-        except legacy_adoption.AdoptionRefused as refused:
+            plan = build_plan()
+        except AdoptionRefused as refused:
             raise CommandError(str(refused)) from None
         self.print_plan(plan, dry_run=dry_run)
         if dry_run:
@@ -36,20 +41,25 @@ class Command(BaseCommand):
             return
         self.stdout.write("Adopting in one transaction...")
         try:
-            legacy_adoption.plan_apply(plan=plan, report=self.stdout.write, fail_after_step=fail_after_step)
+            plan_apply(plan=plan, report=self.stdout.write, fail_after_step=fail_after_step)
         except Exception as error:
             raise CommandError(f"Adoption failed and was rolled back; the database is as it was. {error}") from error
         # plan_apply checked the ledger inside the transaction: here it is committed.
         self.stdout.write(self.style.SUCCESS("Adopted: every balance matches the ledger (check_ledger passes)."))
 
     def report_adopted(self):
-        pending = legacy_adoption.pending_migrations()
+        pending = pending_migrations()
         self.stdout.write("Nothing to do: this database is already adopted.")
         if pending:
             self.stdout.write(f"{len(pending)} newer migration(s) are not applied yet: run `manage.py migrate`.")
 
-    def print_plan(self, plan: legacy_adoption.Plan, *, dry_run: bool):
-        self.stdout.write(f"Alembic-era database recognised (alembic_version {plan.alembic_version}: stale, not used).")
+    def print_plan(self, plan: Plan, *, dry_run: bool):
+        if plan.alembic_version is None:
+            self.stdout.write("Database of the earlier service's newest models recognised (create_all, never "
+                              "migrated: no alembic_version table).")
+        else:
+            self.stdout.write(
+                f"Alembic-era database recognised (alembic_version {plan.alembic_version}: stale, not used).")
         self.stdout.write("Plan" + (" (dry run)" if dry_run else "") + ":")
         for number, step in enumerate(plan.steps, 1):
             self.stdout.write(f"{number:>3}. {step.title}")
