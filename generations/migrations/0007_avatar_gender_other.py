@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generations', '0005_generation_request_token'),
+        ('generations', '0006_webhook_secret_out_of_rows'),
     ]
 
     operations = [
