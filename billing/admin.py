@@ -1,6 +1,7 @@
 """The ledger (read-only, exportable), balances (read-only) and the Stars top-up packages (editable).
 
 Money changes only through ``billing.services``: the users' "adjust balance" action and the Stars refund button.
+A package defines how many coins its Stars buy, so adding or changing one needs ``billing.adjust_balance`` too.
 """
 
 from django.contrib import admin, messages
@@ -15,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from billing.exceptions import BillingError
 from billing.models import TopUpPackage, Transaction, TransactionType, UserBalance
-from config.admin_tools import BigTableAdminMixin, csv_streaming_response
+from config.admin_tools import BigTableAdminMixin, can_move_money, csv_streaming_response
 
 CSV_FIELDS = (
     "id", "created_at", "user__telegram_id", "user__username", "type", "status", "amount", "balance_after",
@@ -133,6 +134,12 @@ class TopUpPackageAdmin(admin.ModelAdmin):
     list_editable = ("is_active", "sort_order")
     list_filter = ("is_active",)
     ordering = ("sort_order", "stars")
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and can_move_money(request)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and can_move_money(request)
 
     def has_delete_permission(self, request, obj=None):
         # Unpaid invoices name their package; switch a package off (is_active) instead of deleting it.

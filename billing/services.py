@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from billing.exceptions import IdempotencyConflict, InsufficientFunds, InvalidAmount, NotRefundable
+from billing.exceptions import ChargeMismatch, IdempotencyConflict, InsufficientFunds, InvalidAmount, NotRefundable
 from billing.models import Transaction, TransactionStatus, TransactionType, UserBalance
 
 CENT = Decimal("0.01")
@@ -143,12 +143,25 @@ def balance_adjust(
     )
 
 
-def balance_refund(*, entry: Transaction | int, description: str = "", created_by: str = "system") -> Transaction:
-    """Give back a charge. A charge is refunded at most once: a second call returns the first refund."""
-    original = _entry(entry)
-    if original.type != TransactionType.CHARGE or original.amount >= 0:
-        raise NotRefundable(f"Entry {original.pk} is not a charge.")
-    return _reverse(original, type=TransactionType.REFUND, description=description, created_by=created_by)
+def balance_refund(
+    *, entry: Transaction | int, description: str = "", created_by: str = "system", user=None,
+    charged_for: dict | None = None,
+) -> Transaction:
+    """Give back a charge. A charge is refunded at most once: a second call returns the first refund.
+
+    ``user`` and ``charged_for`` (``extra_data`` items the charge was made with, e.g. ``{"generation_id": ...}``)
+    name the charge the caller means: a charge of another user, or made for something else, is refused
+    (``ChargeMismatch``). They are checked on the entry locked in the refund's own transaction.
+    """
+    with transaction.atomic():
+        original = Transaction.objects.select_for_update().get(pk=getattr(entry, "pk", entry))
+        if original.type != TransactionType.CHARGE or original.amount >= 0:
+            raise NotRefundable(f"Entry {original.pk} is not a charge.")
+        data = original.extra_data or {}
+        if (user is not None and original.user_id != _user_id(user)) or any(
+                str(data.get(name)) != str(value) for name, value in (charged_for or {}).items()):
+            raise ChargeMismatch(f"Entry {original.pk} is not the charge of this user and purpose.")
+        return _reverse(original, type=TransactionType.REFUND, description=description, created_by=created_by)
 
 
 def balance_reverse_payment(*, entry: Transaction | int, description: str = "", created_by: str = "system") -> Transaction:
