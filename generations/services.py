@@ -562,15 +562,15 @@ def _charge_and_queue(generation: ImageGeneration, *, amount: Decimal | None = N
     _on_commit("submit_generation", str(generation.pk))
 
 
-def generation_regenerate(*, user, generation_id) -> ImageGeneration:
-    """A new generation with the same settings, charged once."""
+def generation_regenerate(*, user, generation_id, request_token: str | None = None) -> ImageGeneration:
+    """A new generation with the same settings, charged once; ``request_token`` as for ``generation_create``."""
     original = _owned_generation(user=user, generation_id=generation_id)
     if original.avatar_id is None:
         raise InvalidState("the avatar of this image was deleted")
     return generation_create(
         user=user, avatar_id=original.avatar_id, aspect_ratio=original.aspect_ratio or "1:1",
         num_images=original.num_images or 1, prompt=original.original_prompt,
-        template_id=original.template_id if original.template_id else None,
+        template_id=original.template_id if original.template_id else None, request_token=request_token,
     )
 
 
