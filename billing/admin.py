@@ -14,8 +14,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from billing import stars
 from billing.exceptions import BillingError
 from billing.models import TopUpPackage, Transaction, TransactionType, UserBalance
+from billing.selectors import reversal_live
 from config.admin_tools import BigTableAdminMixin, can_move_money, csv_streaming_response
 
 CSV_FIELDS = (
@@ -92,12 +94,9 @@ class TransactionAdmin(BigTableAdminMixin, ViewOnlyAdmin):
         entry = get_object_or_404(Transaction, pk=unquote(object_id), type=TransactionType.TOPUP)
         back = HttpResponseRedirect(reverse("admin:billing_transaction_change", args=[entry.pk]))
         try:
-            from billing.stars import stars_payment_refund  # written alongside the bot's payments
-        except ImportError:
-            self.message_user(request, _("Stars refunds are not available in this installation."), messages.ERROR)
-            return back
-        try:
-            refund = stars_payment_refund(entry=entry, created_by=f"admin:{request.user.get_username()}")
+            refund = stars.stars_payment_refund(entry=entry, created_by=f"admin:{request.user.get_username()}")
+        except stars.RefundUnconfirmed as exc:
+            self.message_user(request, _("Refund not confirmed yet: %(error)s") % {"error": exc}, messages.WARNING)
         except BillingError as exc:
             self.message_user(request, _("Refund refused: %(error)s") % {"error": exc}, messages.ERROR)
         else:
@@ -105,9 +104,10 @@ class TransactionAdmin(BigTableAdminMixin, ViewOnlyAdmin):
         return back
 
     def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        # Offered until a refund stands, and again while one waits for Telegram's confirmation.
         context["can_refund_stars"] = bool(
             obj is not None and obj.type == TransactionType.TOPUP and obj.amount > 0
-            and not Transaction.objects.filter(refund_of=obj).exists()
+            and (reversal_live(entry=obj) is None or (obj.extra_data or {}).get(stars.PENDING_FLAG))
             and self.has_refund_stars_permission(request)
         )
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from billing import stars
+from billing.selectors import reversal_live
 
 
 class Command(BaseCommand):
@@ -25,9 +26,8 @@ class Command(BaseCommand):
             state = "CREDITED" if f"{stars.KEY_PREFIX}{p.charge_id}" in credited else "MISSING"
             self.stdout.write(f"{state} charge={p.charge_id} telegram_user={p.user.get('id')} stars={p.stars} "
                               f"payload={p.payload!r}")
-        reversed_of = {e.refund_of_id for e in report.reversed if e is not None}
         for e in report.refunds_not_reversed:
-            state = "REVERSED" if e.pk in reversed_of else "REFUNDED-NOT-REVERSED"
+            state = "REVERSED" if fix and reversal_live(entry=e) is not None else "REFUNDED-NOT-REVERSED"
             self.stdout.write(f"{state} charge={stars.charge_id_of(e)} entry=#{e.pk} telegram_user={e.user.telegram_id}")
         for p in report.refunded_never_credited:
             self.stdout.write(f"REFUNDED-NEVER-CREDITED charge={p.charge_id} telegram_user={p.user.get('id')}")
