@@ -1,4 +1,5 @@
-"""The ledger (read-only, exportable), balances (read-only) and the Stars top-up packages (editable).
+"""The ledger (read-only, exportable), balances and flagged payments (read-only) and the Stars top-up packages
+(editable).
 
 Money changes only through ``billing.services``: the users' "adjust balance" action and the Stars refund button.
 A package defines how many coins its Stars buy, so adding or changing one needs ``billing.adjust_balance`` too.
@@ -16,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from billing import stars
 from billing.exceptions import BillingError
-from billing.models import TopUpPackage, Transaction, TransactionType, UserBalance
+from billing.models import FlaggedPayment, TopUpPackage, Transaction, TransactionType, UserBalance
 from billing.selectors import reversal_live
 from config.admin_tools import BigTableAdminMixin, can_move_money, csv_streaming_response
 
@@ -144,3 +145,16 @@ class TopUpPackageAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         # Unpaid invoices name their package; switch a package off (is_active) instead of deleting it.
         return False
+
+
+@admin.register(FlaggedPayment)
+class FlaggedPaymentAdmin(ViewOnlyAdmin):
+    """Payments credited with nothing because they do not match their invoice: the operator settles each (an
+    adjustment on the payer's balance, or a refund of the Stars)."""
+
+    list_display = ("created_at", "telegram_payment_charge_id", "payer_telegram_id", "currency", "total_amount",
+                    "reason")
+    search_fields = ("=telegram_payment_charge_id", "=payer_telegram_id")
+    fields = readonly_fields = ("telegram_payment_charge_id", "payer_telegram_id", "payload", "currency",
+                                "total_amount", "reason", "created_at")
+    ordering = ("-created_at",)

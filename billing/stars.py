@@ -32,7 +32,8 @@ from accounts.models import User
 from accounts.services import user_upsert_from_telegram
 from billing import services
 from billing.exceptions import BillingError, InsufficientFunds, NotRefundable
-from billing.models import TopUpPackage, Transaction, TransactionType
+from billing.flagged import STARS_CURRENCY, payment_mismatch, stars_payment_flag
+from billing.models import FlaggedPayment, TopUpPackage, Transaction, TransactionType
 from billing.selectors import entries_reversed, reversal_live
 
 logger = logging.getLogger(__name__)
@@ -251,11 +252,12 @@ class ReconcileReport:
     unknown: list[Transaction] = field(default_factory=list)              # the ledger has, Telegram does not
     refunds_not_reversed: list[Transaction] = field(default_factory=list)  # refunded on Telegram, credit stands
     reversed: list[Transaction] = field(default_factory=list)             # ... and were reversed (--fix)
+    flagged: list[TelegramPayment] = field(default_factory=list)          # not credited: they do not match
     problems: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
-        return not (self.missing or self.unknown or self.refunds_not_reversed or self.problems)
+        return not (self.missing or self.unknown or self.refunds_not_reversed or self.flagged or self.problems)
 
 
 def telegram_payments() -> dict[str, TelegramPayment]:
@@ -324,11 +326,15 @@ def stars_reconcile(*, fix: bool = False, created_by: str = "reconcile_stars") -
         type=TransactionType.BONUS, idempotency_key__startswith=BONUS_KEY_PREFIX)}
     reversed_ids = entries_reversed(entries=[*ledger.values(), *bonuses.values()])
 
+    flagged = set(FlaggedPayment.objects.values_list("telegram_payment_charge_id", flat=True))
     for charge_id, payment in payments.items():
         entry = ledger.get(charge_id)
         if entry is None:
             if payment.refunded:
                 report.refunded_never_credited.append(payment)
+                continue
+            if charge_id in flagged or _flag_mismatch(payment, fix=fix, report=report):
+                report.flagged.append(payment)  # an operator decides: never credited here
                 continue
             report.missing.append(payment)
             if fix:
@@ -350,6 +356,18 @@ def stars_reconcile(*, fix: bool = False, created_by: str = "reconcile_stars") -
             # Telegram lists it now (a delay on its side, or a restored test environment): lift the flag.
             _flag(entry, **{UNKNOWN_FLAG: False, "stars_checked_at": timezone.now().isoformat()})
     return report
+
+
+def _flag_mismatch(payment: TelegramPayment, *, fix: bool, report: ReconcileReport) -> bool:
+    """Whether a payment the ledger lacks does not match its invoice (flagged with ``fix``), as its
+    ``successful_payment`` would have found."""
+    reason = payment_mismatch(payer_telegram_id=payment.user.get("id"), payload=payment.payload,
+                              currency=STARS_CURRENCY, total_amount=payment.stars)
+    if reason and fix:
+        _try(report, f"flag {payment.charge_id}", lambda: stars_payment_flag(
+            telegram_payment_charge_id=payment.charge_id, payer_telegram_id=payment.user.get("id"),
+            payload=payment.payload, currency=STARS_CURRENCY, total_amount=payment.stars, reason=reason))
+    return reason is not None
 
 
 def _try(report: ReconcileReport, what: str, action) -> None:
