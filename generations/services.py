@@ -403,7 +403,8 @@ def _refund_quietly(refund, **row) -> None:
     try:
         refund(**row, created_by="system")
     except ChargeMismatch as exc:
-        logger.error("%s failed, its charge not refunded: %s", next(iter(row.values())), exc)
+        [(kind, obj)] = row.items()
+        logger.error("%s %s failed, its charge not refunded: %s", kind, obj.pk, exc)
 
 
 def avatar_training_refund(*, avatar: Avatar, created_by: str):
