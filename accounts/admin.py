@@ -1,4 +1,5 @@
-"""The operators' view of the bot's users: search, filters, balance, recent ledger, block and adjust actions."""
+"""The operators' view of the bot's users: search, filters, balance, recent ledger, block and adjust actions; and
+the operators' own accounts and groups (Django's), whose editing is guarded like money."""
 
 import uuid
 from decimal import Decimal
@@ -6,6 +7,10 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin
+from django.contrib.auth.admin import UserAdmin as AuthUserAdmin
+from django.contrib.auth.models import Group
 from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -18,7 +23,7 @@ from billing import services as billing_services
 from billing.exceptions import BillingError
 from billing.models import Transaction
 from billing.selectors import balance_get
-from config.admin_tools import BigTableAdminMixin, ReadOnlyInline, newest_rows_formset
+from config.admin_tools import BigTableAdminMixin, ReadOnlyInline, can_move_money, newest_rows_formset
 
 RECENT_ENTRIES = 20
 
@@ -182,3 +187,31 @@ class UserAdmin(BigTableAdminMixin, admin.ModelAdmin):
                 % {"user": user, "amount": entry.amount, "balance": entry.balance_after},
                 messages.SUCCESS,
             )
+
+
+class MoneyGuardedMixin:
+    """Whoever edits operator accounts or groups can grant any permission, or take over an account by setting its
+    password: writing them needs ``billing.adjust_balance`` besides the model's permission. Viewing does not."""
+
+    def has_add_permission(self, request, *args):
+        return super().has_add_permission(request, *args) and can_move_money(request)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and can_move_money(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and can_move_money(request)
+
+
+class OperatorAdmin(MoneyGuardedMixin, AuthUserAdmin):
+    pass
+
+
+class OperatorGroupAdmin(MoneyGuardedMixin, GroupAdmin):
+    pass
+
+
+for _model, _admin_class in ((get_user_model(), OperatorAdmin), (Group, OperatorGroupAdmin)):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+    admin.site.register(_model, _admin_class)

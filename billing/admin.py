@@ -1,6 +1,8 @@
-"""The ledger (read-only, exportable), balances (read-only) and the Stars top-up packages (editable).
+"""The ledger (read-only, exportable), balances and flagged payments (read-only) and the Stars top-up packages
+(editable).
 
 Money changes only through ``billing.services``: the users' "adjust balance" action and the Stars refund button.
+A package defines how many coins its Stars buy, so adding or changing one needs ``billing.adjust_balance`` too.
 """
 
 from django.contrib import admin, messages
@@ -13,9 +15,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from billing import stars
 from billing.exceptions import BillingError
-from billing.models import TopUpPackage, Transaction, TransactionType, UserBalance
-from config.admin_tools import BigTableAdminMixin, csv_streaming_response
+from billing.models import FlaggedPayment, TopUpPackage, Transaction, TransactionType, UserBalance
+from billing.selectors import reversal_live
+from config.admin_tools import BigTableAdminMixin, can_move_money, csv_streaming_response
 
 CSV_FIELDS = (
     "id", "created_at", "user__telegram_id", "user__username", "type", "status", "amount", "balance_after",
@@ -91,12 +95,9 @@ class TransactionAdmin(BigTableAdminMixin, ViewOnlyAdmin):
         entry = get_object_or_404(Transaction, pk=unquote(object_id), type=TransactionType.TOPUP)
         back = HttpResponseRedirect(reverse("admin:billing_transaction_change", args=[entry.pk]))
         try:
-            from billing.stars import stars_payment_refund  # written alongside the bot's payments
-        except ImportError:
-            self.message_user(request, _("Stars refunds are not available in this installation."), messages.ERROR)
-            return back
-        try:
-            refund = stars_payment_refund(entry=entry, created_by=f"admin:{request.user.get_username()}")
+            refund = stars.stars_payment_refund(entry=entry, created_by=f"admin:{request.user.get_username()}")
+        except stars.RefundUnconfirmed as exc:
+            self.message_user(request, _("Refund not confirmed yet: %(error)s") % {"error": exc}, messages.WARNING)
         except BillingError as exc:
             self.message_user(request, _("Refund refused: %(error)s") % {"error": exc}, messages.ERROR)
         else:
@@ -104,9 +105,10 @@ class TransactionAdmin(BigTableAdminMixin, ViewOnlyAdmin):
         return back
 
     def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        # Offered until a refund stands, and again while one waits for Telegram's confirmation.
         context["can_refund_stars"] = bool(
             obj is not None and obj.type == TransactionType.TOPUP and obj.amount > 0
-            and not Transaction.objects.filter(refund_of=obj).exists()
+            and (reversal_live(entry=obj) is None or (obj.extra_data or {}).get(stars.PENDING_FLAG))
             and self.has_refund_stars_permission(request)
         )
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
@@ -134,6 +136,25 @@ class TopUpPackageAdmin(admin.ModelAdmin):
     list_filter = ("is_active",)
     ordering = ("sort_order", "stars")
 
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and can_move_money(request)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and can_move_money(request)
+
     def has_delete_permission(self, request, obj=None):
         # Unpaid invoices name their package; switch a package off (is_active) instead of deleting it.
         return False
+
+
+@admin.register(FlaggedPayment)
+class FlaggedPaymentAdmin(ViewOnlyAdmin):
+    """Payments credited with nothing because they do not match their invoice: the operator settles each (an
+    adjustment on the payer's balance, or a refund of the Stars)."""
+
+    list_display = ("created_at", "telegram_payment_charge_id", "payer_telegram_id", "currency", "total_amount",
+                    "reason")
+    search_fields = ("=telegram_payment_charge_id", "=payer_telegram_id")
+    fields = readonly_fields = ("telegram_payment_charge_id", "payer_telegram_id", "payload", "currency",
+                                "total_amount", "reason", "created_at")
+    ordering = ("-created_at",)

@@ -24,5 +24,9 @@ class NotRefundable(BillingError):
     pass
 
 
+class ChargeMismatch(NotRefundable):
+    """The charge belongs to another user or was made for something else than the refund names."""
+
+
 class PackageNotFound(BillingError):
     pass

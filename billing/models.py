@@ -119,3 +119,25 @@ class TopUpPackage(models.Model):
     @property
     def total_credits(self) -> Decimal:
         return self.credits + self.bonus_credits
+
+
+class FlaggedPayment(models.Model):
+    """A Telegram payment credited with nothing because it does not match its invoice (currency, price, payer):
+    the Stars were taken, an operator decides (credit by an adjustment, or refund the Stars)."""
+
+    telegram_payment_charge_id = models.CharField(_("charge id"), max_length=255, unique=True)
+    payer_telegram_id = models.BigIntegerField(_("payer (Telegram id)"))
+    payload = models.TextField(_("invoice payload"), blank=True, default="")
+    currency = models.CharField(_("currency"), max_length=8)
+    total_amount = models.BigIntegerField(_("amount paid"))
+    reason = models.CharField(_("reason"), max_length=300)
+    created_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        db_table = "flagged_payments"
+        verbose_name = _("flagged payment")
+        verbose_name_plural = _("flagged payments")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.telegram_payment_charge_id}: {self.reason}"

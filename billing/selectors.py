@@ -84,3 +84,31 @@ def balance_stats(*, now: datetime | None = None) -> dict:
 def transaction_get_for_user(*, user, entry_id: int) -> Transaction | None:
     """One ledger entry of this user; None for another user's entry (never revealed) or a missing one."""
     return Transaction.objects.filter(user_id=getattr(user, "pk", user), pk=entry_id).first()
+
+
+def reversal_chain_end(*, entry) -> tuple[Transaction, int]:
+    """The last entry of ``entry``'s reversal chain and its length: entry <- reversal <- its undo <- a new
+    reversal ... (each link is an entry's one reversal, ``refund_of``). An odd length means a reversal stands."""
+    node, depth = entry, 0
+    while (following := Transaction.objects.filter(refund_of_id=getattr(node, "pk", node)).first()) is not None:
+        node, depth = following, depth + 1
+    return node, depth
+
+
+def reversal_live(*, entry) -> Transaction | None:
+    """The reversal that stands for ``entry``; None when it was never reversed or its reversal was undone."""
+    node, depth = reversal_chain_end(entry=entry)
+    return node if depth % 2 else None
+
+
+def entries_reversed(*, entries) -> set[int]:
+    """The ids of those ``entries`` for which a reversal stands (see ``reversal_live``); one query per link."""
+    origin_of = {getattr(e, "pk", e): getattr(e, "pk", e) for e in entries}  # chain end -> the entry it starts at
+    standing, depth = set(), 0
+    while origin_of:
+        links = Transaction.objects.filter(refund_of_id__in=list(origin_of)).values_list("refund_of_id", "pk")
+        origin_of = {pk: origin_of[previous] for previous, pk in links}
+        depth += 1
+        for origin in origin_of.values():
+            (standing.add if depth % 2 else standing.discard)(origin)
+    return standing

@@ -8,8 +8,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from billing.exceptions import IdempotencyConflict, InsufficientFunds, InvalidAmount, NotRefundable
+from billing.exceptions import ChargeMismatch, IdempotencyConflict, InsufficientFunds, InvalidAmount, NotRefundable
 from billing.models import Transaction, TransactionStatus, TransactionType, UserBalance
+from billing.selectors import reversal_chain_end
 
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("1000000000")  # a billion coins in one operation is a typo, not a purchase
@@ -143,20 +144,37 @@ def balance_adjust(
     )
 
 
-def balance_refund(*, entry: Transaction | int, description: str = "", created_by: str = "system") -> Transaction:
-    """Give back a charge. A charge is refunded at most once: a second call returns the first refund."""
-    original = _entry(entry)
-    if original.type != TransactionType.CHARGE or original.amount >= 0:
-        raise NotRefundable(f"Entry {original.pk} is not a charge.")
-    return _reverse(original, type=TransactionType.REFUND, description=description, created_by=created_by)
+def balance_refund(
+    *, entry: Transaction | int, description: str = "", created_by: str = "system", user=None,
+    charged_for: dict | None = None,
+) -> Transaction:
+    """Give back a charge. A charge is refunded at most once: a second call returns the first refund.
+
+    ``user`` and ``charged_for`` (``extra_data`` items the charge was made with, e.g. ``{"generation_id": ...}``)
+    name the charge the caller means: a charge of another user, or made for something else, is refused
+    (``ChargeMismatch``). They are checked on the entry locked in the refund's own transaction.
+    """
+    with transaction.atomic():
+        original = Transaction.objects.select_for_update().get(pk=getattr(entry, "pk", entry))
+        if original.type != TransactionType.CHARGE or original.amount >= 0:
+            raise NotRefundable(f"Entry {original.pk} is not a charge.")
+        data = original.extra_data or {}
+        if (user is not None and original.user_id != _user_id(user)) or any(
+                str(data.get(name)) != str(value) for name, value in (charged_for or {}).items()):
+            raise ChargeMismatch(f"Entry {original.pk} is not the charge of this user and purpose.")
+        return _reverse(original, type=TransactionType.REFUND, description=description, created_by=created_by)
 
 
 def balance_reverse_payment(*, entry: Transaction | int, description: str = "", created_by: str = "system") -> Transaction:
-    """Take back the coins of a refunded payment, at most once; ``InsufficientFunds`` if they were spent."""
+    """Take back the coins of a refunded payment, at most once; ``InsufficientFunds`` if they were spent.
+
+    A reversal stands once: a second call returns it. After ``balance_reversal_undo`` (the refund did not
+    happen) the payment may be reversed again.
+    """
     original = _entry(entry)
     if original.type != TransactionType.TOPUP or original.amount <= 0:
         raise NotRefundable(f"Entry {original.pk} is not a payment.")
-    return _reverse(original, type=TransactionType.PAYMENT_REFUND, description=description, created_by=created_by)
+    return _reverse_credit(original, description=description, created_by=created_by)
 
 
 def balance_reverse_bonus(*, entry: Transaction | int, description: str = "", created_by: str = "system") -> Transaction:
@@ -167,7 +185,26 @@ def balance_reverse_bonus(*, entry: Transaction | int, description: str = "", cr
     original = _entry(entry)
     if original.type != TransactionType.BONUS or original.amount <= 0:
         raise NotRefundable(f"Entry {original.pk} is not a bonus.")
-    return _reverse(original, type=TransactionType.PAYMENT_REFUND, description=description, created_by=created_by)
+    return _reverse_credit(original, description=description, created_by=created_by)
+
+
+def balance_reversal_undo(*, entry: Transaction | int, description: str = "", created_by: str = "system") -> Transaction:
+    """Give back what a payment reversal took, when the refund it was made for did not happen; at most once
+    (the undo is the reversal's one reversal)."""
+    original = _entry(entry)
+    if original.type != TransactionType.PAYMENT_REFUND or original.amount >= 0 or original.refund_of_id is None:
+        raise NotRefundable(f"Entry {original.pk} is not a payment reversal.")
+    return _reverse(original, type=TransactionType.ADJUSTMENT, description=description, created_by=created_by)
+
+
+def _reverse_credit(original: Transaction, *, description: str, created_by: str) -> Transaction:
+    """Reverse a credit unless a reversal of it stands; after an undone reversal, the undo is reversed (so every
+    link of the chain is one entry's one reversal, and the unique ``refund_of`` still rules out doubles)."""
+    end, links = reversal_chain_end(entry=original)
+    if links % 2:
+        return end
+    return _reverse(end, type=TransactionType.PAYMENT_REFUND,
+                    description=description or f"Reversal of entry #{original.pk}", created_by=created_by)
 
 
 def ledger_entry_annotate(*, entry: Transaction | int, notes: dict) -> Transaction:

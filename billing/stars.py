@@ -9,10 +9,11 @@ most once each and together (``balance_reverse_payment``, ``balance_reverse_bonu
 the balance. The promo code usage behind the bonus stays consumed: a refunded purchase does not give the code back
 (the user could otherwise redeem it again on the next purchase). When the user has already spent the coins, the
 ledger cannot take them back without going negative, so:
-- a refund asked for by an operator is refused *before* Telegram is asked (``InsufficientFunds``);
-- a refund Telegram already made (``refunded_payment``, or one found by reconciliation, or one the user spent the
-  coins of in the moment between check and reversal) is recorded on the entry as ``stars_refund_unreversed``
-  for the operator to settle, never pushed below zero.
+- a refund asked for by an operator takes the coins back *first*, under the balance lock, and only then asks
+  Telegram: refused (``InsufficientFunds``) before Telegram is asked when they were spent, and nothing to spend
+  while Telegram is being asked. If Telegram refuses, the coins are given back (the reversal's one undo);
+- a refund Telegram already made (``refunded_payment``, or one found by reconciliation) whose coins were spent is
+  recorded on the entry as ``stars_refund_unreversed`` for the operator to settle, never pushed below zero.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterator
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,8 +32,9 @@ from accounts.models import User
 from accounts.services import user_upsert_from_telegram
 from billing import services
 from billing.exceptions import BillingError, InsufficientFunds, NotRefundable
-from billing.models import TopUpPackage, Transaction, TransactionType
-from billing.selectors import balance_get
+from billing.flagged import STARS_CURRENCY, payment_mismatch, stars_payment_flag
+from billing.models import FlaggedPayment, TopUpPackage, Transaction, TransactionType
+from billing.selectors import entries_reversed, reversal_live
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +45,9 @@ TIMEOUT = 15
 ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
 UNREVERSED_FLAG = "stars_refund_unreversed"
 UNKNOWN_FLAG = "stars_unknown_to_telegram"
+# Set with the reversal of an operator's refund, cleared once Telegram has answered: while it is set the coins are
+# taken back but Telegram has not confirmed the refund (no answer yet, or none that could be trusted).
+PENDING_FLAG = "stars_refund_pending"
 
 
 class StarsAPIError(BillingError):
@@ -54,6 +60,11 @@ class StarsAPIError(BillingError):
 
 class RefundNotReversed(BillingError):
     """Telegram refunded the payment but the coins were already spent: the entry is flagged for the operator."""
+
+
+class RefundUnconfirmed(StarsAPIError):
+    """Telegram could not be asked or gave no usable answer (unreachable, 429, 5xx): it may have refunded. The coins
+    stay taken back and the entry pending; asking again settles it."""
 
 
 # --- the Bot API client -----------------------------------------------------------------------------------------
@@ -118,21 +129,26 @@ def payment_bonus_of(entry: Transaction) -> Transaction | None:
 def _owed(entry: Transaction, bonus: Transaction | None) -> Decimal:
     """The coins a refund of ``entry`` still has to take back: the payment's and its bonus's, unless reversed."""
     credits = [e for e in (entry, bonus) if e is not None]
-    reversed_ids = set(Transaction.objects.filter(refund_of__in=credits).values_list("refund_of_id", flat=True))
+    reversed_ids = entries_reversed(entries=credits)
     return sum((e.amount for e in credits if e.pk not in reversed_ids), Decimal("0"))
 
 
-def _reverse_or_flag(entry: Transaction, *, created_by: str, description: str) -> Transaction:
-    """Reverse the payment and its promo bonus together (each at most once), or neither and flag the entry."""
+def _reverse_together(entry: Transaction, *, created_by: str, description: str) -> Transaction:
+    """Reverse the payment and its promo bonus together (each at most once), or neither (``InsufficientFunds``)."""
     bonus = payment_bonus_of(entry)
-    owed = _owed(entry, bonus)
+    with transaction.atomic():
+        reversal = services.balance_reverse_payment(entry=entry, description=description, created_by=created_by)
+        if bonus is not None:
+            services.balance_reverse_bonus(entry=bonus, description=f"{description}: its promo code bonus",
+                                           created_by=created_by)
+    return reversal
+
+
+def _reverse_or_flag(entry: Transaction, *, created_by: str, description: str) -> Transaction:
+    """Reverse the payment and its promo bonus together, or neither and flag the entry."""
+    owed = _owed(entry, payment_bonus_of(entry))
     try:
-        with transaction.atomic():
-            reversal = services.balance_reverse_payment(entry=entry, description=description, created_by=created_by)
-            if bonus is not None:
-                services.balance_reverse_bonus(entry=bonus, description=f"{description}: its promo code bonus",
-                                               created_by=created_by)
-        return reversal
+        return _reverse_together(entry, created_by=created_by, description=description)
     except InsufficientFunds as error:
         _flag(entry, **{UNREVERSED_FLAG: True, "stars_refunded_at": timezone.now().isoformat()})
         logger.warning("Stars payment %s refunded but its coins were spent; entry #%s flagged",
@@ -143,26 +159,57 @@ def _reverse_or_flag(entry: Transaction, *, created_by: str, description: str) -
 
 
 def stars_payment_refund(*, entry: Transaction | int, created_by: str) -> Transaction:
-    """Refund a Stars payment through Telegram and take its coins back, once.
+    """Refund a Stars payment: take its coins back, then have Telegram refund the Stars; once.
 
-    Refused (``InsufficientFunds``) before asking Telegram when the user no longer has the coins of the payment
-    and of its promo bonus. Telegram's ``CHARGE_ALREADY_REFUNDED`` counts as success. A second call returns the
-    first reversal (taking back a bonus an earlier refund left, without asking Telegram again).
+    The payment's coins and its promo bonus's are taken back first, together, under the balance lock: refused
+    (``InsufficientFunds``) before Telegram is asked when the user no longer has them. Then Telegram is asked;
+    its ``CHARGE_ALREADY_REFUNDED`` counts as success. When Telegram refuses, the coins are given back (once) and
+    its error raised; when it gives no usable answer, they stay taken and ``RefundUnconfirmed`` is raised: the
+    entry stays pending and the next call asks Telegram again. A call after a confirmed refund returns the first
+    reversal (taking back a bonus an earlier refund left, without asking Telegram again).
     """
     entry = _stars_entry(entry)
-    if (reversal := Transaction.objects.filter(refund_of=entry).first()) is not None:
+    if not settings.BOT_TOKEN:
+        raise StarsAPIError("refundStarPayment: BOT_TOKEN is not set")  # Telegram cannot be asked: take nothing
+    description = f"Telegram Stars refund of entry #{entry.pk} by {created_by}"
+    if (reversal := reversal_live(entry=entry)) is not None:
+        if (entry.extra_data or {}).get(PENDING_FLAG):
+            return _ask_telegram(entry, reversal, created_by=created_by)
         if _owed(entry, payment_bonus_of(entry)):
-            return _reverse_or_flag(entry, created_by=created_by,
-                                    description=f"Telegram Stars refund of entry #{entry.pk} by {created_by}")
+            return _reverse_or_flag(entry, created_by=created_by, description=description)
         return reversal
-    owed = _owed(entry, payment_bonus_of(entry))
-    balance = balance_get(user=entry.user_id)
-    if balance < owed:
-        raise InsufficientFunds(balance=balance, required=owed)
+    with transaction.atomic():
+        reversal = _reverse_together(entry, created_by=created_by, description=description)
+        _flag(entry, **{PENDING_FLAG: True})
+    return _ask_telegram(entry, reversal, created_by=created_by)
+
+
+def _ask_telegram(entry: Transaction, reversal: Transaction, *, created_by: str) -> Transaction:
     telegram_user_id = (entry.extra_data or {}).get("telegram_user_id") or entry.user.telegram_id
-    refund_star_payment(user_id=telegram_user_id, telegram_payment_charge_id=charge_id_of(entry))
-    return _reverse_or_flag(entry, created_by=created_by,
-                            description=f"Telegram Stars refund of entry #{entry.pk} by {created_by}")
+    try:
+        refund_star_payment(user_id=telegram_user_id, telegram_payment_charge_id=charge_id_of(entry))
+    except StarsAPIError as error:
+        if not _refused(error):
+            logger.warning("Stars refund of entry #%s unconfirmed (%s): coins stay taken, refund pending",
+                           entry.pk, error)
+            raise RefundUnconfirmed(f"Telegram did not confirm the refund ({error.description}); the coins stay "
+                                    "taken back until it does: refund again.", error_code=error.error_code) from None
+        with transaction.atomic():
+            for credit in (entry, payment_bonus_of(entry)):
+                if credit is not None and (taken := reversal_live(entry=credit)) is not None:
+                    services.balance_reversal_undo(
+                        entry=taken, created_by=created_by,
+                        description=f"Telegram refused the Stars refund of entry #{entry.pk}: coins given back")
+            _flag(entry, **{PENDING_FLAG: False})
+        raise
+    _flag(entry, **{PENDING_FLAG: False})
+    return reversal
+
+
+def _refused(error: StarsAPIError) -> bool:
+    """Telegram answered, and said no: nothing was refunded. No answer, flood control or a server error leave it
+    open whether the refund happened."""
+    return error.error_code is not None and error.error_code != 429 and error.error_code < 500
 
 
 def stars_refund_record(*, telegram_payment_charge_id: str, created_by: str = "telegram") -> Transaction | None:
@@ -177,8 +224,11 @@ def stars_refund_record(*, telegram_payment_charge_id: str, created_by: str = "t
     if entry is None:
         logger.warning("Refund of unknown Stars payment %s: nothing to reverse", telegram_payment_charge_id)
         return None
-    return _reverse_or_flag(entry, created_by=created_by,
-                            description="Telegram Stars payment refunded outside the bot")
+    reversal = _reverse_or_flag(entry, created_by=created_by,
+                                description="Telegram Stars payment refunded outside the bot")
+    if (entry.extra_data or {}).get(PENDING_FLAG):
+        _flag(entry, **{PENDING_FLAG: False})  # Telegram confirms the refund an operator's call left pending
+    return reversal
 
 
 # --- reconciliation ---------------------------------------------------------------------------------------------
@@ -202,11 +252,12 @@ class ReconcileReport:
     unknown: list[Transaction] = field(default_factory=list)              # the ledger has, Telegram does not
     refunds_not_reversed: list[Transaction] = field(default_factory=list)  # refunded on Telegram, credit stands
     reversed: list[Transaction] = field(default_factory=list)             # ... and were reversed (--fix)
+    flagged: list[TelegramPayment] = field(default_factory=list)          # not credited: they do not match
     problems: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
-        return not (self.missing or self.unknown or self.refunds_not_reversed or self.problems)
+        return not (self.missing or self.unknown or self.refunds_not_reversed or self.flagged or self.problems)
 
 
 def telegram_payments() -> dict[str, TelegramPayment]:
@@ -273,14 +324,17 @@ def stars_reconcile(*, fix: bool = False, created_by: str = "reconcile_stars") -
     report.ledger_payments = len(ledger)
     bonuses = {e.idempotency_key[len(BONUS_KEY_PREFIX):]: e for e in Transaction.objects.filter(
         type=TransactionType.BONUS, idempotency_key__startswith=BONUS_KEY_PREFIX)}
-    reversed_ids = set(Transaction.objects.filter(refund_of__in=[*ledger.values(), *bonuses.values()])
-                       .values_list("refund_of_id", flat=True))
+    reversed_ids = entries_reversed(entries=[*ledger.values(), *bonuses.values()])
 
+    flagged = set(FlaggedPayment.objects.values_list("telegram_payment_charge_id", flat=True))
     for charge_id, payment in payments.items():
         entry = ledger.get(charge_id)
         if entry is None:
             if payment.refunded:
                 report.refunded_never_credited.append(payment)
+                continue
+            if charge_id in flagged or _flag_mismatch(payment, fix=fix, report=report):
+                report.flagged.append(payment)  # an operator decides: never credited here
                 continue
             report.missing.append(payment)
             if fix:
@@ -302,6 +356,18 @@ def stars_reconcile(*, fix: bool = False, created_by: str = "reconcile_stars") -
             # Telegram lists it now (a delay on its side, or a restored test environment): lift the flag.
             _flag(entry, **{UNKNOWN_FLAG: False, "stars_checked_at": timezone.now().isoformat()})
     return report
+
+
+def _flag_mismatch(payment: TelegramPayment, *, fix: bool, report: ReconcileReport) -> bool:
+    """Whether a payment the ledger lacks does not match its invoice (flagged with ``fix``), as its
+    ``successful_payment`` would have found."""
+    reason = payment_mismatch(payer_telegram_id=payment.user.get("id"), payload=payment.payload,
+                              currency=STARS_CURRENCY, total_amount=payment.stars)
+    if reason and fix:
+        _try(report, f"flag {payment.charge_id}", lambda: stars_payment_flag(
+            telegram_payment_charge_id=payment.charge_id, payer_telegram_id=payment.user.get("id"),
+            payload=payment.payload, currency=STARS_CURRENCY, total_amount=payment.stars, reason=reason))
+    return reason is not None
 
 
 def _try(report: ReconcileReport, what: str, action) -> None:

@@ -15,6 +15,12 @@ from django.utils.functional import cached_property
 
 # Up to this many rows a changelist shows the exact count; beyond it an estimate is good enough.
 COUNT_CAP = 10_000
+# Whoever moves coins or defines what grants them (promo codes, packages, refunds) holds this permission.
+MONEY_PERMISSION = "billing.adjust_balance"
+
+
+def can_move_money(request) -> bool:
+    return request.user.has_perm(MONEY_PERMISSION)
 
 
 class EstimatedCountPaginator(Paginator):

@@ -1,4 +1,9 @@
-"""Avatars and generations (watch, refund or retry failed ones) and the editable style catalogue."""
+"""Avatars and generations (watch, refund or retry failed ones) and the editable style catalogue.
+
+Avatars and generations are read-only here, superusers included: ledger entries name them, and their state
+changes only through ``generations.services``. Their refund and retry actions move money, so they need
+``billing.adjust_balance`` besides the model's change permission.
+"""
 
 from django.contrib import admin, messages
 from django.core.files.storage import default_storage
@@ -7,7 +12,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from billing.exceptions import BillingError
-from config.admin_tools import BigTableAdminMixin, ReadOnlyInline
+from config.admin_tools import BigTableAdminMixin, ReadOnlyInline, can_move_money
 from config.task_admin import task_result_link, task_results_with_arg
 from generations.exceptions import GenerationsError
 from generations.models import (
@@ -79,6 +84,22 @@ def _apply_service(modeladmin, request, objects, *, service: str, argument: str,
         modeladmin.message_user(request, _("None of the selected items is in a failed state."), messages.WARNING)
 
 
+class ServiceWrittenAdmin(admin.ModelAdmin):
+    """Rows only services write: no add, no field edits, no delete; "change" grants the actions alone."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request)
+
+    def has_adjust_balance_permission(self, request) -> bool:
+        return super().has_change_permission(request) and can_move_money(request)
+
+
 class AvatarPhotoInline(ReadOnlyInline):
     model = AvatarPhoto
     fk_name = "avatar"
@@ -92,7 +113,7 @@ class AvatarPhotoInline(ReadOnlyInline):
 
 
 @admin.register(Avatar)
-class AvatarAdmin(BigTableAdminMixin, admin.ModelAdmin):
+class AvatarAdmin(BigTableAdminMixin, ServiceWrittenAdmin):
     list_display = ("name", "user", "status", "training_type", "gender", "training_progress", "photos_count",
                     "is_main", "created_at")
     list_filter = ("status", "training_type", "gender", "created_at")
@@ -114,7 +135,7 @@ class AvatarAdmin(BigTableAdminMixin, admin.ModelAdmin):
     def task(self, avatar: Avatar) -> str:
         return _task_link(avatar)
 
-    @admin.action(description=_("Refund the training of failed avatars"), permissions=["change"])
+    @admin.action(description=_("Refund the training of failed avatars"), permissions=["adjust_balance"])
     def refund_failed_training(self, request, queryset):
         failed = queryset.filter(status__in=[AvatarStatus.ERROR, AvatarStatus.CANCELLED])
         _apply_service(self, request, failed, service="avatar_training_refund", argument="avatar",
@@ -122,7 +143,7 @@ class AvatarAdmin(BigTableAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ImageGeneration)
-class ImageGenerationAdmin(BigTableAdminMixin, admin.ModelAdmin):
+class ImageGenerationAdmin(BigTableAdminMixin, ServiceWrittenAdmin):
     list_display = ("created_at", "user", "status", "generation_type", "num_images", "results", "prompt_start")
     list_filter = ("status", "generation_type", "created_at")
     list_select_related = ("user",)
@@ -158,13 +179,13 @@ class ImageGenerationAdmin(BigTableAdminMixin, admin.ModelAdmin):
         return format_html_join("", '<a href="{0}" target="_blank" rel="noopener"><img src="{0}" alt="" {1}></a>',
                                 ((url, THUMB) for url in urls))
 
-    @admin.action(description=_("Retry failed generations"), permissions=["change"])
+    @admin.action(description=_("Retry failed generations"), permissions=["adjust_balance"])
     def retry_failed(self, request, queryset):
         failed = queryset.filter(status=GenerationStatus.FAILED)
         _apply_service(self, request, failed, service="generation_retry", argument="generation",
                        done=_("Generations restarted"))
 
-    @admin.action(description=_("Refund failed generations"), permissions=["change"])
+    @admin.action(description=_("Refund failed generations"), permissions=["adjust_balance"])
     def refund_failed(self, request, queryset):
         failed = queryset.filter(status=GenerationStatus.FAILED)
         _apply_service(self, request, failed, service="generation_refund", argument="generation",

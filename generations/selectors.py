@@ -87,6 +87,11 @@ def generation_get(*, user, generation_id) -> ImageGeneration:
     return generation
 
 
+def generation_requested(*, user, request_token: str) -> bool:
+    """Whether the user's request with this one-time token has already created its generation."""
+    return ImageGeneration.objects.filter(request_token=request_token, user_id=_user_id(user)).exists()
+
+
 def generation_file_contents(*, generation: ImageGeneration) -> list[tuple[str, bytes]]:
     from django.core.files.storage import default_storage
 

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from accounts.languages import language_for
 from billing import services as billing_services
+from billing.exceptions import ChargeMismatch
 from billing.models import TransactionType
 from generations import fal, fal_signature, notify, photos
 from generations.exceptions import (
@@ -401,19 +402,38 @@ def avatar_training_fail(*, avatar_id, reason: str, request_id: str | None = Non
         if not done:
             return False
         avatar = Avatar.objects.get(pk=avatar_id)
-        avatar_training_refund(avatar=avatar, created_by="system")
+        _refund_quietly(avatar_training_refund, avatar=avatar)
         _on_commit("notify_avatar_training", str(avatar.pk))
     logger.warning("training of avatar %s failed: %s", avatar_id, reason)
     return True
 
 
+def _refund_quietly(refund, **row) -> None:
+    """The refund of a job that just failed. A charge that is not the row's own (the row was changed outside the
+    services) is not refunded: the job still fails, and the refusal is logged for an operator."""
+    try:
+        refund(**row, created_by="system")
+    except ChargeMismatch as exc:
+        [(kind, obj)] = row.items()
+        logger.error("%s %s failed, its charge not refunded: %s", kind, obj.pk, exc)
+
+
 def avatar_training_refund(*, avatar: Avatar, created_by: str):
-    """Refund the avatar's training charge; at most once per charge. Returns the refund entry or None."""
-    if avatar.charge_id is None:
-        return None
-    return billing_services.balance_refund(
-        entry=avatar.charge_id, description=f"Refund: avatar training failed ({avatar.name})", created_by=created_by,
-    )
+    """Refund the training charge of a failed avatar; at most once per charge. Returns the refund entry or None.
+
+    Only the avatar's own charge: the entry must name this avatar and belong to its user (``ChargeMismatch``),
+    checked with the avatar row locked, so a row pointed at another charge cannot move anyone's money.
+    """
+    with transaction.atomic():
+        avatar = Avatar.objects.select_for_update().get(pk=avatar.pk)
+        if avatar.status not in (AvatarStatus.ERROR, AvatarStatus.CANCELLED):
+            raise InvalidState("only a failed training is refunded")
+        if avatar.charge_id is None:
+            return None
+        return billing_services.balance_refund(
+            entry=avatar.charge_id, description=f"Refund: avatar training failed ({avatar.name})",
+            created_by=created_by, user=avatar.user_id, charged_for={"avatar_id": str(avatar.pk)},
+        )
 
 
 def avatar_training_notify(*, avatar_id) -> bool:
@@ -566,15 +586,15 @@ def _charge_and_queue(generation: ImageGeneration, *, amount: Decimal | None = N
     _on_commit("submit_generation", str(generation.pk))
 
 
-def generation_regenerate(*, user, generation_id) -> ImageGeneration:
-    """A new generation with the same settings, charged once."""
+def generation_regenerate(*, user, generation_id, request_token: str | None = None) -> ImageGeneration:
+    """A new generation with the same settings, charged once; ``request_token`` as for ``generation_create``."""
     original = _owned_generation(user=user, generation_id=generation_id)
     if original.avatar_id is None:
         raise InvalidState("the avatar of this image was deleted")
     return generation_create(
         user=user, avatar_id=original.avatar_id, aspect_ratio=original.aspect_ratio or "1:1",
         num_images=original.num_images or 1, prompt=original.original_prompt,
-        template_id=original.template_id if original.template_id else None,
+        template_id=original.template_id if original.template_id else None, request_token=request_token,
     )
 
 
@@ -725,19 +745,28 @@ def generation_fail(*, generation_id, reason: str, request_id: str | None = None
                                completed_at=timezone.now()):
             return False
         generation = ImageGeneration.objects.get(pk=generation_id)
-        generation_refund(generation=generation, created_by="system")
+        _refund_quietly(generation_refund, generation=generation)
         _on_commit("deliver_generation", str(generation_id))
     logger.warning("generation %s failed: %s", generation_id, reason)
     return True
 
 
 def generation_refund(*, generation: ImageGeneration, created_by: str):
-    """Refund the generation's current charge; at most once per charge. Returns the refund entry or None."""
-    if generation.charge_id is None:
-        return None
-    return billing_services.balance_refund(
-        entry=generation.charge_id, description="Refund: image generation failed", created_by=created_by,
-    )
+    """Refund the current charge of a failed generation; at most once per charge. Returns the refund entry or None.
+
+    Only the generation's own charge: the entry must name this generation and belong to its user
+    (``ChargeMismatch``), checked with the generation row locked.
+    """
+    with transaction.atomic():
+        generation = ImageGeneration.objects.select_for_update().get(pk=generation.pk)
+        if generation.status not in (GenerationStatus.FAILED, GenerationStatus.CANCELLED):
+            raise InvalidState("only a failed generation is refunded")
+        if generation.charge_id is None:
+            return None
+        return billing_services.balance_refund(
+            entry=generation.charge_id, description="Refund: image generation failed", created_by=created_by,
+            user=generation.user_id, charged_for={"generation_id": str(generation.pk)},
+        )
 
 
 def generation_deliver(*, generation_id) -> bool:

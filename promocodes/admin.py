@@ -1,4 +1,9 @@
-"""Promo codes: create one or generate many through ``promocodes.services``, watch their use, deactivate them."""
+"""Promo codes: create one or generate many through ``promocodes.services``, watch their use, deactivate them.
+
+A code's terms define coins (a balance or bonus amount, a discount), so adding codes and changing them need
+``billing.adjust_balance`` besides the model's permission; deactivating (which only takes coins off the table)
+needs the model's change permission alone, viewing its view permission.
+"""
 
 from django import forms
 from django.contrib import admin, messages
@@ -8,7 +13,7 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from config.admin_tools import ReadOnlyInline, newest_rows_formset
+from config.admin_tools import ReadOnlyInline, can_move_money, newest_rows_formset
 from promocodes import services
 from promocodes.exceptions import PromoCodeError
 from promocodes.models import Promokode, PromokodeStatus, PromokodeType, PromokodeUsage
@@ -117,6 +122,15 @@ class PromokodeAdmin(admin.ModelAdmin):
     def status_display(self, promo: Promokode) -> str:
         return PromokodeStatus(promo.status).label
 
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and can_move_money(request)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and can_move_money(request)
+
+    def has_deactivate_permission(self, request) -> bool:
+        return super().has_change_permission(request)
+
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else ()
 
@@ -146,7 +160,7 @@ class PromokodeAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
         # On add, the form's service call has created and saved the code already.
 
-    @admin.action(description=_("Deactivate selected codes"), permissions=["change"])
+    @admin.action(description=_("Deactivate selected codes"), permissions=["deactivate"])
     def deactivate(self, request, queryset):
         count = services.promo_code_deactivate(promo_ids=queryset.values_list("pk", flat=True))
         self.message_user(

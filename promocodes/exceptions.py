@@ -54,3 +54,11 @@ class PayerBlocked(PurchaseError):
 
 class DiscountReserved(PriceChanged):
     """The invoice's discount is held by another invoice of the same user that is being paid right now."""
+
+
+class PaymentFlagged(PurchaseError):
+    """A completed payment that does not match its invoice: nothing was credited, an operator looks into it."""
+
+    def __init__(self, reason: str, *, first: bool):
+        self.reason, self.first = reason, first  # ``first``: this delivery flagged it (a re-delivery does not)
+        super().__init__(f"Payment not credited, flagged for an operator: {reason}.")

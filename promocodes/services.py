@@ -13,10 +13,11 @@ from django.utils import timezone
 from accounts.models import User
 from billing import selectors as billing_selectors
 from billing import services as billing_services
+from billing.flagged import STARS_CURRENCY, payment_mismatch, stars_payment_flag
 from billing.models import TopUpPackage, Transaction, TransactionType
 from promocodes.exceptions import (
-    DiscountReserved, InvoiceInvalid, InvoiceNotYours, PackageUnavailable, PayerBlocked, PriceChanged, PromoCodeAlreadyUsed,
-    PromoCodeExhausted, PromoCodeExpired, PromoCodeInvalid, PromoCodeNotFound, PromoCodeNotStarted,
+    DiscountReserved, InvoiceInvalid, InvoiceNotYours, PackageUnavailable, PayerBlocked, PaymentFlagged, PriceChanged,
+    PromoCodeAlreadyUsed, PromoCodeExhausted, PromoCodeExpired, PromoCodeInvalid, PromoCodeNotFound, PromoCodeNotStarted,
 )
 from promocodes.models import Promokode, PromokodeType, PromokodeUsage
 from promocodes.selectors import (
@@ -146,7 +147,6 @@ def _check_can_activate(promo: Promokode | None, user: User) -> None:
 # --- Telegram Stars top-ups -----------------------------------------------------------------------------------
 
 INVOICE_PREFIX = "topup"
-STARS_CURRENCY = "XTR"
 # How long a pre-checkout holds the invoice's discount for that invoice: Telegram completes an approved payment
 # within seconds, so a hold this long only outlives a payment that failed after its pre-checkout.
 DISCOUNT_HOLD = timedelta(minutes=10)
@@ -249,16 +249,26 @@ class PurchaseResult:
 
 def purchase_complete(
     *, payer_telegram_id: int, payload: str, total_amount: int, telegram_payment_charge_id: str,
+    currency: str = STARS_CURRENCY,
 ) -> PurchaseResult:
     """Credit a ``successful_payment`` once: the package's coins (TOPUP), pending promo bonuses (BONUS), and mark
     the discount and bonuses used, all in one transaction keyed by ``telegram_payment_charge_id``.
 
-    Never refuses: Telegram has taken the Stars. A package deleted since the invoice is credited 1 coin per Star
+    A payment that does not match its invoice (not paid in Stars, another price, another payer) is credited with
+    nothing: it is flagged for an operator (``billing.flagged``) and ``PaymentFlagged`` raised. Otherwise it is
+    never refused: Telegram has taken the Stars. A package deleted since the invoice is credited 1 coin per Star
     paid; a discount already consumed by another payment is logged, and this payment credited all the same.
     """
     invoice = invoice_parse(payload)
     key = f"stars:{telegram_payment_charge_id}"  # billing.stars (refunds, reconciliation) relies on this form
     bonus_key = f"promo-bonus:{telegram_payment_charge_id}"  # ... and on this one (refunds reverse the bonus too)
+    reason = payment_mismatch(payer_telegram_id=payer_telegram_id, payload=payload, currency=currency,
+                              total_amount=total_amount)
+    if reason and not Transaction.objects.filter(idempotency_key=key).exists():  # else: credited before, a repeat
+        _flagged, first = stars_payment_flag(
+            telegram_payment_charge_id=telegram_payment_charge_id, payer_telegram_id=payer_telegram_id,
+            payload=payload, currency=currency, total_amount=total_amount, reason=reason)
+        raise PaymentFlagged(reason, first=first)
     with transaction.atomic():
         # One purchase of a user at a time: a second delivery waits here, then finds the first one's entry.
         payer = User.objects.select_for_update().get(telegram_id=payer_telegram_id)

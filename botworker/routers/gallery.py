@@ -1,8 +1,9 @@
 """The gallery: the user's completed images, newest first, one card at a time; favourite, delete (confirmed),
-show the prompt, and "again" with the same settings (one new charge)."""
+show the prompt, and "again" with the same settings (one new charge per card, however often its button is tapped)."""
 
 from __future__ import annotations
 
+import hashlib
 from html import escape
 
 from aiogram import F, Router
@@ -100,9 +101,24 @@ async def show_prompt(callback: CallbackQuery, callback_data: GalleryCb, db_user
     await callback.message.answer(_("📋 Запрос: <i>{prompt}</i>").format(prompt=escape(generation.original_prompt)))
 
 
+def request_token(callback: CallbackQuery, item: str) -> str | None:
+    """The one-time token of an "again" request: every tap of the same button (a double tap, or one update
+    handled twice) comes with the same card message, so all of them name one request; a card drawn anew is a
+    new message and so a new request."""
+    message = callback.message
+    if message is None:
+        return None
+    seed = f"gallery-again:{message.chat.id}:{message.message_id}:{item}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:32]
+
+
 async def again(callback: CallbackQuery, callback_data: GalleryCb, db_user: User) -> None:
+    token = request_token(callback, callback_data.item)
+    if token and await db(selectors.generation_requested, user=db_user, request_token=token):
+        await callback.answer(_("🔄 Этот запрос уже принят, монеты повторно не списываются."), show_alert=True)
+        return
     await create(callback, db_user, lambda: db(services.generation_regenerate, user=db_user,
-                                               generation_id=callback_data.item))
+                                               generation_id=callback_data.item, request_token=token))
 
 
 async def ask_delete(callback: CallbackQuery, callback_data: GalleryCb) -> None:

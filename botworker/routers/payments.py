@@ -1,7 +1,8 @@
 """Telegram Stars top-ups: the invoice, the pre-checkout check, the successful payment, /paysupport.
 
 Telegram delivers ``successful_payment`` at least once; ``promocodes.services.purchase_complete`` credits it once,
-keyed by ``telegram_payment_charge_id``. The reply is sent after that transaction has committed.
+keyed by ``telegram_payment_charge_id``. The reply is sent after that transaction has committed. A payment that
+does not match its invoice is credited with nothing and flagged; the user is told support is checking it.
 """
 
 import logging
@@ -79,11 +80,17 @@ async def on_pre_checkout(query: PreCheckoutQuery) -> None:
 
 async def on_successful_payment(message: Message) -> None:
     payment = message.successful_payment
-    result = await db(
-        promo_services.purchase_complete, payer_telegram_id=message.from_user.id,
-        payload=payment.invoice_payload, total_amount=payment.total_amount,
-        telegram_payment_charge_id=payment.telegram_payment_charge_id,
-    )
+    try:
+        result = await db(
+            promo_services.purchase_complete, payer_telegram_id=message.from_user.id,
+            payload=payment.invoice_payload, total_amount=payment.total_amount,
+            telegram_payment_charge_id=payment.telegram_payment_charge_id, currency=payment.currency,
+        )
+    except promo_errors.PaymentFlagged as flagged:
+        logger.warning("Payment %s not credited: %s", payment.telegram_payment_charge_id, flagged.reason)
+        if flagged.first:
+            await message.answer(payment_flagged_text(), reply_markup=back_to_menu_keyboard())
+        return
     if result.duplicate:
         logger.info("Payment %s delivered again; already credited", payment.telegram_payment_charge_id)
         return
@@ -93,6 +100,11 @@ async def on_successful_payment(message: Message) -> None:
     text += "\n\n" + _("💰 Ваш баланс: <b>{coins} монет</b>").format(coins=coins(result.balance))
     await message.answer(text, reply_markup=back_to_menu_keyboard(
         [menu_button(MenuSection.GENERATE, _("🎨 Создать фото"))]))
+
+
+def payment_flagged_text() -> str:
+    return _("🔎 Платёж получен, но не совпадает со счётом, поэтому его проверяет поддержка. После проверки "
+             "мы начислим монеты или вернём звёзды. Вопросы: /paysupport")
 
 
 def paysupport_text() -> str:

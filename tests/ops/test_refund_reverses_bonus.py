@@ -91,3 +91,15 @@ def test_reconciliation_takes_back_a_bonus_an_earlier_refund_left_standing(api, 
     stars.stars_reconcile(fix=True)
     assert len(_reversals(bonus)) == 1 and len(_reversals(topup)) == 1 and balance_get(user=user) == 0
     assert stars.stars_reconcile().clean
+
+
+def test_a_refund_telegram_refuses_gives_back_the_payment_and_its_bonus(api, paid_with_bonus):
+    user, topup, bonus = paid_with_bonus
+    api.fail("refundStarPayment", 400, "Bad Request: CHARGE_NOT_FOUND")
+    with pytest.raises(stars.StarsAPIError):
+        stars.stars_payment_refund(entry=topup, created_by="op")
+    assert [e.amount for e in _reversals(topup) + _reversals(bonus)] == [Decimal("-100"), Decimal("-30")]
+    assert [len(_reversals(e)) for e in _reversals(topup) + _reversals(bonus)] == [1, 1]  # each given back once
+    assert balance_get(user=user) == Decimal("130") and not ledger_mismatches().exists()
+    stars.stars_payment_refund(entry=topup, created_by="op")  # Telegram takes it now
+    assert balance_get(user=user) == 0 and not ledger_mismatches().exists()

@@ -1,16 +1,19 @@
 """Stars money end to end: refunds from the admin, refunds made outside the bot, reconciliation with Telegram."""
 
+import threading
 from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connections
+from django.urls import reverse
 
 from accounts.models import User
 from billing import stars
 from billing.exceptions import InsufficientFunds
 from billing.models import TopUpPackage, Transaction, TransactionType
-from billing.selectors import balance_get
+from billing.selectors import balance_get, ledger_mismatches, reversal_live
 from billing.services import balance_credit, balance_debit
 from tests.support import updates
 
@@ -48,11 +51,83 @@ def test_telegrams_already_refunded_answer_counts_as_success(api, make_user):
     assert _reversals(entry) and balance_get(user=user) == 0
 
 
-def test_a_refund_telegram_refuses_changes_nothing(api, make_user):
+def test_a_refund_telegram_refuses_gives_the_coins_back_once(api, make_user):
     user = make_user()
     entry = _stars_topup(user, "ch-3")
     api.fail("refundStarPayment", 400, "Bad Request: CHARGE_NOT_FOUND")
     with pytest.raises(stars.StarsAPIError, match="CHARGE_NOT_FOUND"):
+        stars.stars_payment_refund(entry=entry, created_by="op")
+    [taken] = _reversals(entry)
+    [given_back] = _reversals(taken)  # the coins went first, and came back once
+    assert (taken.amount, given_back.amount) == (Decimal("-100"), Decimal("100"))
+    assert balance_get(user=user) == 100 and reversal_live(entry=entry) is None
+    assert not ledger_mismatches().exists()
+    entry.refresh_from_db()
+    assert not entry.extra_data[stars.PENDING_FLAG]
+    # Telegram takes the next request: the payment is reversed again (the undo's reversal), once.
+    reversal = stars.stars_payment_refund(entry=entry, created_by="op")
+    assert reversal.refund_of == given_back and reversal_live(entry=entry) == reversal
+    assert balance_get(user=user) == 0
+    assert stars.stars_payment_refund(entry=entry, created_by="op") == reversal
+    assert len(api.calls_of("refundStarPayment")) == 2 and not ledger_mismatches().exists()
+
+
+@pytest.mark.parametrize("status, description", [(500, "Internal Server Error"), (429, "Too Many Requests")])
+def test_a_refund_telegram_does_not_answer_keeps_the_coins_taken_until_it_confirms(
+        api, make_user, admin_client, status, description):
+    user = make_user()
+    entry = _stars_topup(user, "ch-6")
+    api.fail("refundStarPayment", status, description)
+    with pytest.raises(stars.RefundUnconfirmed):
+        stars.stars_payment_refund(entry=entry, created_by="op")
+    entry.refresh_from_db()
+    assert entry.extra_data[stars.PENDING_FLAG] is True and balance_get(user=user) == 0
+    assert len(_reversals(entry)) == 1  # it may have refunded: nothing is given back on a guess
+    page = admin_client.get(reverse("admin:billing_transaction_change", args=[entry.pk]))
+    assert b"refund-stars-form" in page.content  # the operator asks again
+    api.fail("refundStarPayment", 400, "Bad Request: CHARGE_ALREADY_REFUNDED")
+    reversal = stars.stars_payment_refund(entry=entry, created_by="op")
+    entry.refresh_from_db()
+    assert reversal == _reversals(entry)[0] and not entry.extra_data[stars.PENDING_FLAG]
+    assert balance_get(user=user) == 0 and not ledger_mismatches().exists()
+    page = admin_client.get(reverse("admin:billing_transaction_change", args=[entry.pk]))
+    assert b"refund-stars-form" not in page.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_coins_are_taken_back_before_telegram_is_asked_so_they_cannot_be_spent_meanwhile(api, make_user):
+    user = make_user()
+    entry = _stars_topup(user, "ch-7")
+    spent = []
+
+    def refund_while_the_user_spends(data):
+        # The user generates images while Telegram handles the refund (another thread: a bot worker).
+        def spend():
+            try:
+                spent.append(balance_debit(user=user, amount="60"))
+            except InsufficientFunds as error:
+                spent.append(error)
+            finally:
+                connections.close_all()
+
+        worker = threading.Thread(target=spend)
+        worker.start()
+        worker.join()
+        return True
+
+    api.results["refundStarPayment"] = refund_while_the_user_spends
+    reversal = stars.stars_payment_refund(entry=entry, created_by="op")
+    assert isinstance(spent[0], InsufficientFunds)
+    assert reversal.amount == Decimal("-100") and balance_get(user=user) == 0
+    entry.refresh_from_db()
+    assert not entry.extra_data.get(stars.UNREVERSED_FLAG) and not ledger_mismatches().exists()
+
+
+def test_no_coins_move_when_the_bot_has_no_token(api, make_user, settings):
+    settings.BOT_TOKEN = ""
+    user = make_user()
+    entry = _stars_topup(user, "ch-8")
+    with pytest.raises(stars.StarsAPIError, match="BOT_TOKEN"):
         stars.stars_payment_refund(entry=entry, created_by="op")
     assert not _reversals(entry) and balance_get(user=user) == 100
 

@@ -35,6 +35,11 @@ class Call:
     files: dict[str, bytes] = field(default_factory=dict)
     at: float = field(default_factory=time.monotonic)
     status: int = 200  # the HTTP status answered (an injected fault's, else 200)
+    result: Any = None  # what was answered (set just after the call is recorded), e.g. the sent message
+
+    @property
+    def result_message_id(self) -> int | None:
+        return self.result.get("message_id") if isinstance(self.result, dict) else None
 
     def json(self, key: str):
         """A field that aiogram sends JSON-encoded (reply_markup, prices, media...)."""
@@ -201,6 +206,9 @@ class FakeBotAPI(ThreadedServer):
         else:
             default = _DEFAULTS.get(method, True)
             result = default(self, data) if callable(default) else default
+        with self._changed:
+            call.result = result
+            self._changed.notify_all()
         return web.json_response({"ok": True, "result": result})
 
     async def _get_updates(self, data: dict) -> web.Response:

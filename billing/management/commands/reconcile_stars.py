@@ -2,13 +2,15 @@ from django.core.management.base import CommandError
 
 from accounts.management.base import ProjectCommand
 from billing import stars
+from billing.selectors import reversal_live
 
 
 class Command(ProjectCommand):
     help = (
         "Compare the bot's Telegram Stars transactions (getStarTransactions) with the ledger and report the "
-        "differences. With --fix: credit payments the ledger lacks (once, marked reconciled), reverse credits of "
-        "refunded payments, and flag ledger credits Telegram does not know for an operator (never deleted)."
+        "differences. With --fix: credit payments the ledger lacks (once, marked reconciled) unless they do not match "
+        "their invoice (flagged for an operator instead), reverse credits of refunded payments, and flag ledger "
+        "credits Telegram does not know for an operator (never deleted)."
     )
 
     def add_arguments(self, parser):
@@ -26,10 +28,12 @@ class Command(ProjectCommand):
             state = "CREDITED" if f"{stars.KEY_PREFIX}{p.charge_id}" in credited else "MISSING"
             self.stdout.write(f"{state} charge={p.charge_id} telegram_user={p.user.get('id')} stars={p.stars} "
                               f"payload={p.payload!r}")
-        reversed_of = {e.refund_of_id for e in report.reversed if e is not None}
         for e in report.refunds_not_reversed:
-            state = "REVERSED" if e.pk in reversed_of else "REFUNDED-NOT-REVERSED"
+            state = "REVERSED" if fix and reversal_live(entry=e) is not None else "REFUNDED-NOT-REVERSED"
             self.stdout.write(f"{state} charge={stars.charge_id_of(e)} entry=#{e.pk} telegram_user={e.user.telegram_id}")
+        for p in report.flagged:
+            self.stdout.write(f"FLAGGED charge={p.charge_id} telegram_user={p.user.get('id')} stars={p.stars} "
+                              f"payload={p.payload!r} (does not match its invoice: not credited, see Flagged payments)")
         for p in report.refunded_never_credited:
             self.stdout.write(f"REFUNDED-NEVER-CREDITED charge={p.charge_id} telegram_user={p.user.get('id')}")
         for e in report.unknown:
