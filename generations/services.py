@@ -28,6 +28,7 @@ from accounts.languages import language_for
 from billing import services as billing_services
 from billing.models import TransactionType
 from generations import fal, notify, photos
+from generations.names import visible_name
 from generations.exceptions import (
     InvalidInput, InvalidState, NotEnoughPhotos, NotFound, PhotoLimitReached, PhotoRejected, ProviderError,
 )
@@ -75,10 +76,16 @@ def _is_uuid(value) -> bool:
 
 
 def _clean_name(name: str, *, maximum: int = NAME_MAX) -> str:
-    name = " ".join((name or "").split())
+    name = visible_name(name)  # invisible characters do not count towards the length (or get saved)
     if not NAME_MIN <= len(name) <= maximum:
         raise InvalidInput("name")
     return name
+
+
+def avatar_name_clean(*, name: str) -> str:
+    """The avatar name as it will be saved; ``InvalidInput`` unless it has 2-50 visible characters. No database:
+    the wizard checks the name with it before asking for the rest."""
+    return _clean_name(name)
 
 
 def avatar_create(*, user, name: str, gender: str, training_type: str = AvatarTrainingType.PORTRAIT) -> Avatar:

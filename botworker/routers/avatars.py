@@ -230,8 +230,9 @@ async def start_wizard(callback: CallbackQuery, state: FSMContext) -> None:
 
 
 async def got_name(message: Message, state: FSMContext) -> None:
-    name = " ".join((message.text or "").split())
-    if not services.NAME_MIN <= len(name) <= services.NAME_MAX:
+    try:
+        name = services.avatar_name_clean(name=message.text or "")
+    except InvalidInput:
         await message.answer(_("Имя должно быть от 2 до 50 символов. Попробуйте ещё раз:"))
         return
     await state.update_data(name=name)
