@@ -19,7 +19,7 @@ from django.utils.translation import gettext_noop
 from accounts.models import User
 from billing.exceptions import InsufficientFunds
 from billing.selectors import balance_get
-from botworker.callbacks import Menu, MenuSection
+from botworker.callbacks import ButtonText, Menu, MenuSection
 from botworker.keyboards import coins, main_menu_button, menu_button, top_up_button
 from botworker.orm import db
 from generations import selectors, services
@@ -42,17 +42,17 @@ class AvatarWizard(StatesGroup):
 class AvatarCb(CallbackData, prefix="av"):
     """``action`` on the avatar ``avatar`` (UUID hex); ``index`` is a list or photo position."""
 
-    action: str
-    avatar: str = ""
+    action: ButtonText
+    avatar: ButtonText = ""
     index: int = 0
 
 
 class GenderCb(CallbackData, prefix="avg"):
-    gender: str
+    gender: ButtonText
 
 
 class TrainingTypeCb(CallbackData, prefix="avt"):
-    training_type: str
+    training_type: ButtonText
 
 
 def _cb(action: str, avatar: Avatar | str = "", index: int = 0) -> str:
