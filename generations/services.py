@@ -28,7 +28,6 @@ from accounts.languages import language_for
 from billing import services as billing_services
 from billing.models import TransactionType
 from generations import fal, notify, photos
-from generations.names import visible_name
 from generations.exceptions import (
     InvalidInput, InvalidState, NotEnoughPhotos, NotFound, PhotoLimitReached, PhotoRejected, ProviderError,
 )
@@ -36,6 +35,7 @@ from generations.models import (
     Avatar, AvatarGender, AvatarPhoto, AvatarStatus, AvatarTrainingType, GenerationStatus, ImageGeneration,
     PhotoValidationStatus, StyleTemplate,
 )
+from generations.names import visible_name
 from promocodes import services as promo_services
 
 logger = logging.getLogger(__name__)
