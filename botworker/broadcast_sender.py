@@ -5,8 +5,9 @@ Called from sync code (the delivery task, the admin) through ``asyncio.run``; no
 Pacing: message starts are spaced ``1 / BROADCAST_RATE_PER_SECOND`` apart inside the batch's reserved slot, and
 sends overlap (a slow answer does not slow the pace). A 429 moves every later start past ``retry_after`` and
 the recipient is tried again in a fresh turn (at most ``MAX_RETRY_AFTER`` times) because a 429 means Telegram
-did not deliver; a row whose turn would fall after the slot goes back to ``pending`` unattempted. Any other error is final: a network error or 5xx may have delivered, and resending could
-deliver twice.
+did not deliver. A row whose turn would fall after the slot, or whose turn came while the worker was stalled,
+goes back to ``pending`` unattempted (see ``Pacer``). Any other error is final: a network error or 5xx may have
+delivered, and resending could deliver twice.
 
 A problem that would fail every recipient aborts the batch instead (``BatchResult.abort_reason``; the broadcast
 pauses): the photo cannot be read from storage, Telegram refuses the photo itself (400 on sendPhoto about the
@@ -33,10 +34,12 @@ from botworker.dispatcher import create_bot
 from botworker.models import RecipientStatus
 
 MAX_RETRY_AFTER = 5
-# Scheduling jitter that does not cost a row its turn: a quarter interval, at least 20 ms (at 30/s an overlap
-# that short adds at most one message to a second, which the pace margin covers).
-SLOT_TOLERANCE = 0.25
-SLOT_TOLERANCE_MIN = 0.02
+# How late a turn may still be taken. Turns are ``interval`` apart on the shared schedule, so any second holds
+# the sends of at most (1 + SLOT_TOLERANCE) / interval + 1 turns: with the pace margin (interval = 1 / (0.95 *
+# rate)) that stays within the rate for any tolerance under 1 / 0.95 - 1 = 52 ms.
+SLOT_TOLERANCE = 0.04
+# Float rounding of the turn arithmetic, not time anybody could use.
+_EPSILON = 1e-6
 
 
 def make_bot() -> Bot:
@@ -52,30 +55,38 @@ class TelegramConfigError(Exception):
 
 
 class Pacer:
-    """Hands out send turns ``interval`` seconds apart inside the batch's reserved slot; a back-off pushes every
-    later turn. A turn that would end past the slot is refused (the row goes back to pending, never attempted),
-    so a worker running late never overlaps the next worker's slot; the first turn is always given, so every
-    batch makes progress."""
+    """Hands out send turns in the batch's slot of the shared schedule, ``[start_at, start_at + count *
+    interval)``: ``interval`` apart, none that would end past the slot, none during a 429 back-off.
+
+    A turn is kept only if it is taken on time. A caller that wakes up more than ``SLOT_TOLERANCE`` after its
+    turn (the process stalled: a GC pause, a busy host, SIGSTOP) gives it up, and its row goes back to pending
+    unattempted. Sent late, every overdue turn would go out at once, on top of the turns that follow here or in
+    the next worker's slot; given up, the sends that do go out stay on the schedule, so no second holds more
+    than the rate, stalls included. A worker that starts late loses the turns already past the same way."""
 
     def __init__(self, *, interval: float, start_at: datetime, count: int):
-        offset = (start_at - timezone.now()).total_seconds()  # negative when the slot began already
-        now = time.monotonic()
+        # One reading of each clock: slot times are converted in, and the moments of sending out, through it.
+        self.wall, self.mono = timezone.now(), time.monotonic()
+        offset = (start_at - self.wall).total_seconds()  # negative when the slot began already
         self.interval = interval
-        self.next_at = now + max(0.0, offset)
-        self.end = now + offset + count * interval + max(interval * SLOT_TOLERANCE, SLOT_TOLERANCE_MIN)
+        self.next_at = self.mono + max(0.0, offset)
+        self.end = self.mono + offset + count * interval + _EPSILON
         self.backoff_until = 0.0
-        self.given = 0
 
-    async def turn(self) -> bool:
+    async def turn(self) -> datetime | None:
+        """Wait for the next turn. Returns the moment it was taken (on the schedule's clock), or None when the
+        row gets no turn in this slot: the slot is used up, or the caller woke too late for its turn."""
         while True:
             at = max(self.next_at, self.backoff_until, time.monotonic())
-            if self.given and at + self.interval > self.end:
-                return False
+            if at + self.interval > self.end:
+                return None
             self.next_at = at + self.interval  # taken before sleeping, so concurrent callers get distinct turns
-            self.given += 1
             await asyncio.sleep(at - time.monotonic())
-            if time.monotonic() >= self.backoff_until:
-                return True
+            now = time.monotonic()
+            if now > at + SLOT_TOLERANCE:
+                return None
+            if now >= self.backoff_until:
+                return self.wall + timedelta(seconds=now - self.mono)
             # A 429 arrived while we slept: this turn is void, queue again behind the back-off.
 
     def back_off(self, seconds: float) -> None:
@@ -124,14 +135,15 @@ async def _send(bot: Bot, content: Content, chat_id: int, photo_file_id: str) ->
 
 
 async def _deliver_one(bot: Bot, content: Content, target: Target, pacer: Pacer, result: BatchResult) -> Outcome:
-    def unsent() -> Outcome:
+    def unsent() -> Outcome:  # never reached Telegram: pending again, as if never claimed
         return Outcome(target.recipient_id, target.telegram_id, RecipientStatus.PENDING, unclaim=True)
 
     for _ in range(MAX_RETRY_AFTER + 1):
         if result.abort_reason:
             return unsent()
-        if not await pacer.turn():
-            return Outcome(target.recipient_id, target.telegram_id, RecipientStatus.PENDING)
+        sent_at = await pacer.turn()
+        if sent_at is None:
+            return unsent()
         if result.abort_reason:
             return unsent()
         try:
@@ -159,7 +171,7 @@ async def _deliver_one(bot: Bot, content: Content, target: Target, pacer: Pacer,
         if message.photo and not result.photo_file_id:
             result.photo_file_id = message.photo[-1].file_id
         return Outcome(target.recipient_id, target.telegram_id, RecipientStatus.SENT,
-                       message_id=message.message_id, sent_at=timezone.now())
+                       message_id=message.message_id, sent_at=sent_at)
     return Outcome(target.recipient_id, target.telegram_id, RecipientStatus.FAILED,
                    error=f"still rate-limited after {MAX_RETRY_AFTER} retries")
 

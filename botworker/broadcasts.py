@@ -3,13 +3,15 @@ the delivery task relies on, and progress reads.
 
 Delivery is **at most once**. A recipient row moves ``pending -> sending`` when a worker claims it (atomically,
 ``select_for_update(skip_locked=True)`` on PostgreSQL so several workers share the work), then to ``sent``,
-``failed`` (with a reason) or ``blocked`` — or back to ``pending`` when its turn fell outside the batch's time
-slot and it was never attempted. A row still in ``sending`` after a worker died may or may not have
-reached the user, so it is never sent again: it becomes ``failed`` with ``INTERRUPTED`` once it is older than
-``BROADCAST_STALE_SENDING_SECONDS``. Losing a few messages on a crash is better than sending them twice.
+``failed`` (with a reason) or ``blocked`` — or back to ``pending`` when it was never attempted: its turn fell
+outside the batch's time slot, or came while the worker was stalled (nothing is sent late). A row still in
+``sending`` after a worker died may or may not have reached the user, so it is never sent again: it becomes
+``failed`` with ``INTERRUPTED`` once it is older than ``BROADCAST_STALE_SENDING_SECONDS``. Losing a few
+messages on a crash is better than sending them twice.
 
 The send rate holds across workers: every claimed batch reserves a time slot on the broadcast row
-(``next_slot_at``), so batches of different workers follow one schedule at ``BROADCAST_RATE_PER_SECOND``.
+(``next_slot_at``), so batches of different workers follow one schedule at ``BROADCAST_RATE_PER_SECOND``. A
+row's ``sent_at`` is the moment its turn on that schedule let it go.
 Only one broadcast runs at a time, which makes that schedule the bot's whole broadcast traffic.
 
 No aiogram here: the Telegram side lives in ``botworker.broadcast_sender`` and ``botworker.tasks``.
@@ -60,6 +62,11 @@ class BroadcastAlreadyRunning(BroadcastError):
 # Messages leave 5% slower than the configured rate: network jitter bunches them on arrival, and the rate is
 # Telegram's ceiling, not a target.
 PACE_MARGIN = 0.95
+
+
+# A slot claimed while the schedule is idle begins this far ahead (at least), so that the worker is ready when it
+# begins: turns already past when it starts sending are lost (their rows wait for another batch).
+SLOT_LEAD = 0.05
 
 
 def rate_per_second() -> float:
@@ -385,7 +392,7 @@ class Outcome:
     error: str = ""
     message_id: int | None = None
     sent_at: datetime | None = None
-    # Back to pending as if never claimed (the batch was aborted before this row reached Telegram).
+    # Back to pending as if never claimed (no turn for it, or the batch was aborted before it reached Telegram).
     unclaim: bool = False
 
 
@@ -414,8 +421,9 @@ def broadcast_content(*, broadcast: Broadcast) -> Content:
 
 
 @transaction.atomic
-def broadcast_claim_batch(*, broadcast_id: int, size: int | None = None) -> Claim | None:
-    """Claim up to ``size`` pending rows for this worker and reserve their slot in the shared send schedule.
+def broadcast_claim_batch(*, broadcast_id: int, size: int | None = None, lead: float = SLOT_LEAD) -> Claim | None:
+    """Claim up to ``size`` pending rows for this worker and reserve their slot in the shared send schedule: the
+    next free one, beginning ``lead`` seconds from now at the earliest.
 
     Returns None when the broadcast is not running (paused, cancelled) or nothing is pending.
     """
@@ -433,7 +441,7 @@ def broadcast_claim_batch(*, broadcast_id: int, size: int | None = None) -> Clai
     ids = [row_id for row_id, _ in rows]
     BroadcastRecipient.objects.filter(id__in=ids, status=RecipientStatus.PENDING).update(
         status=RecipientStatus.SENDING, attempts=F("attempts") + 1, updated_at=now)
-    start_at = max(now, broadcast.next_slot_at or now)
+    start_at = max(now + timedelta(seconds=lead), broadcast.next_slot_at or now)
     broadcast.next_slot_at = start_at + timedelta(seconds=len(rows) * send_interval())
     broadcast.save(update_fields=["next_slot_at"])
     targets = [Target(recipient_id=row_id, telegram_id=telegram_id) for row_id, telegram_id in rows]

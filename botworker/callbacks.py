@@ -1,11 +1,21 @@
 """Callback data of the bot's shared buttons (feature routers keep their own factories beside their handlers).
 
 Nothing here is parsed by hand: each button is a ``CallbackData`` class, filtered with ``.filter()``.
+
+Any callback data is possible (an outdated message, a forged client), so a button that does not unpack — a field
+of the wrong type or shape — matches no handler, and the fallback router answers it as an unknown button. A
+field's type says what our buttons carry: ``ButtonText`` for text fields.
 """
 
 from enum import Enum
+from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
+from pydantic import StringConstraints
+
+# Text a button of ours carries (actions, ids, hex UUIDs, slugs, numbers): never control characters, which only
+# forged data has and which must not reach the database (PostgreSQL refuses NUL in text).
+ButtonText = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 
 class MenuSection(str, Enum):

@@ -23,6 +23,8 @@ from botworker.broadcast_sender import BatchSender
 
 logger = logging.getLogger(__name__)
 
+MAX_SLOT_LEAD = 1.0
+
 
 def task_seconds() -> float:
     return broadcasts.link_seconds()
@@ -33,12 +35,18 @@ def broadcast_deliver_batches(*, broadcast_id: int, max_batches: int | None = No
     """Claim, send and record batches until none is pending, the broadcast stops running, or time is up."""
     deadline = time.monotonic() + (task_seconds() if seconds is None else seconds)
     batches = sent = 0
+    lead = broadcasts.SLOT_LEAD
     with BatchSender() as sender:
         while time.monotonic() < deadline and (max_batches is None or batches < max_batches):
             _refresh_connection()
-            claim = broadcasts.broadcast_claim_batch(broadcast_id=broadcast_id)
+            began = time.monotonic()
+            claim = broadcasts.broadcast_claim_batch(broadcast_id=broadcast_id, lead=lead)
             if claim is None:
                 break
+            # A slot is dated inside the claim's transaction, before its commit: reserve the next one ahead by
+            # twice what this claim took, so that a slow database costs a little waiting, not the first turns of
+            # every slot (which would leave a batch of one row never sent).
+            lead = min(max(broadcasts.SLOT_LEAD, 2 * (time.monotonic() - began)), MAX_SLOT_LEAD)
             try:
                 result = sender.send(claim)
             except Exception as error:  # failed before any send (per-recipient errors are caught inside)

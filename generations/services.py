@@ -39,6 +39,7 @@ from generations.models import (
     Avatar, AvatarGender, AvatarPhoto, AvatarStatus, AvatarTrainingType, GenerationStatus, ImageGeneration,
     PhotoValidationStatus, StyleTemplate,
 )
+from generations.names import visible_name
 from promocodes import services as promo_services
 
 logger = logging.getLogger(__name__)
@@ -81,10 +82,16 @@ def _is_uuid(value) -> bool:
 
 
 def _clean_name(name: str, *, maximum: int = NAME_MAX) -> str:
-    name = " ".join((name or "").split())
+    name = visible_name(name)  # invisible characters do not count towards the length (or get saved)
     if not NAME_MIN <= len(name) <= maximum:
         raise InvalidInput("name")
     return name
+
+
+def avatar_name_clean(*, name: str) -> str:
+    """The avatar name as it will be saved; ``InvalidInput`` unless it has 2-50 visible characters. No database:
+    the wizard checks the name with it before asking for the rest."""
+    return _clean_name(name)
 
 
 def avatar_create(*, user, name: str, gender: str, training_type: str = AvatarTrainingType.PORTRAIT) -> Avatar:

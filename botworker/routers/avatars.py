@@ -19,7 +19,7 @@ from django.utils.translation import gettext_noop
 from accounts.models import User
 from billing.exceptions import InsufficientFunds
 from billing.selectors import balance_get
-from botworker.callbacks import Menu, MenuSection
+from botworker.callbacks import ButtonText, Menu, MenuSection
 from botworker.keyboards import coins, main_menu_button, menu_button, top_up_button
 from botworker.orm import db
 from generations import selectors, services
@@ -42,17 +42,17 @@ class AvatarWizard(StatesGroup):
 class AvatarCb(CallbackData, prefix="av"):
     """``action`` on the avatar ``avatar`` (UUID hex); ``index`` is a list or photo position."""
 
-    action: str
-    avatar: str = ""
+    action: ButtonText
+    avatar: ButtonText = ""
     index: int = 0
 
 
 class GenderCb(CallbackData, prefix="avg"):
-    gender: str
+    gender: ButtonText
 
 
 class TrainingTypeCb(CallbackData, prefix="avt"):
-    training_type: str
+    training_type: ButtonText
 
 
 def _cb(action: str, avatar: Avatar | str = "", index: int = 0) -> str:
@@ -235,8 +235,9 @@ async def start_wizard(callback: CallbackQuery, state: FSMContext) -> None:
 
 
 async def got_name(message: Message, state: FSMContext) -> None:
-    name = " ".join((message.text or "").split())
-    if not services.NAME_MIN <= len(name) <= services.NAME_MAX:
+    try:
+        name = services.avatar_name_clean(name=message.text or "")
+    except InvalidInput:
         await message.answer(_("Имя должно быть от 2 до 50 символов. Попробуйте ещё раз:"))
         return
     await state.update_data(name=name)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from botworker.callbacks import Menu, MenuSection
+from botworker.callbacks import ButtonText, Menu, MenuSection
 from botworker.keyboards import main_menu_button
 from botworker.orm import db
 from botworker.routers.generation import create
@@ -24,9 +24,9 @@ from generations.exceptions import NotFound
 class GalleryCb(CallbackData, prefix="gal"):
     """``action`` on the card at ``index``; ``item`` (UUID hex) names the image the button was drawn for."""
 
-    action: str
+    action: ButtonText
     index: int = 0
-    item: str = ""
+    item: ButtonText = ""
 
 
 def _button(text: str, action: str, index: int = 0, item: str = "") -> InlineKeyboardButton:

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_noop
 from accounts.models import User
 from billing.exceptions import InsufficientFunds
 from billing.selectors import balance_get
-from botworker.callbacks import Menu, MenuSection
+from botworker.callbacks import ButtonText, Menu, MenuSection
 from botworker.keyboards import coins, main_menu_button, top_up_button
 from botworker.orm import db
 from generations import selectors, services
@@ -39,8 +39,16 @@ class GenerationFlow(StatesGroup):
 class GenCb(CallbackData, prefix="gen"):
     """``action`` with a ``value``: an avatar (UUID hex), a catalogue id, a ratio ("3x4") or a count."""
 
-    action: str
-    value: str = ""
+    action: ButtonText
+    value: ButtonText = ""
+
+
+def _image_count(value: str) -> int | None:
+    """The number a count button carries (1 to ``MAX_IMAGES_PER_GENERATION`` in ASCII digits), or None: ``0``,
+    ``-1``, ``999``, ``abc`` or ``²`` come from no button of ours (or an outdated one) and match no handler."""
+    if value.isascii() and value.isdigit() and 1 <= int(value) <= settings.MAX_IMAGES_PER_GENERATION:
+        return int(value)
+    return None
 
 
 def _button(text: str, action: str, value: str = "") -> InlineKeyboardButton:
@@ -196,7 +204,7 @@ async def count_chosen(callback: CallbackQuery, callback_data: GenCb, state: FSM
         return
     await create(callback, db_user, lambda: db(
         services.generation_create, user=db_user, avatar_id=data["avatar_id"], aspect_ratio=data["ratio"],
-        num_images=int(callback_data.value) if callback_data.value.isdigit() else 0,
+        num_images=_image_count(callback_data.value),
         prompt=data.get("prompt") or "", template_id=data.get("template_id"),
         request_token=data.get("request_token")))
     await state.clear()
@@ -242,6 +250,6 @@ def create_router() -> Router:
     cb.register(template_chosen, GenCb.filter(F.action == "template"))
     cb.register(ask_prompt, GenCb.filter(F.action == "prompt"))
     cb.register(ratio_chosen, GenCb.filter(F.action == "ratio"))
-    cb.register(count_chosen, GenCb.filter(F.action == "count"))
+    cb.register(count_chosen, GenCb.filter((F.action == "count") & F.value.func(_image_count)))
     router.message.register(got_prompt, GenerationFlow.prompt, F.text)
     return router

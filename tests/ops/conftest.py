@@ -30,14 +30,3 @@ def bulk_users(db):
 
     return make
 
-
-def max_in_any_second(times: list[float]) -> int:
-    """The most calls that fell in any half-open one-second window."""
-    times = sorted(times)
-    best, start = 0, 0
-    for end, t in enumerate(times):
-        while t - times[start] >= 1.0:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
-
