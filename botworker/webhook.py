@@ -49,13 +49,11 @@ from django.views.decorators.http import require_POST
 
 from botworker.models import ProcessedUpdate
 from botworker.orm import db
+from botworker.webhook_guard import MAX_BODY_BYTES, PATH_PREFIX
 
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-PATH_PREFIX = "telegram/webhook/"
-# Telegram's updates are a few kilobytes; anything near this is not one of them.
-MAX_BODY_BYTES = 1024 * 1024
 MAX_UPDATE_ID = 2**63 - 1  # the column is a bigint
 # An undone claim older than BOT_WEBHOOK_TIMEOUT plus this is abandoned (see the module's docstring).
 CLAIM_GRACE_SECONDS = 30
