@@ -79,6 +79,16 @@ async def handle_update(dp: Dispatcher, bot: Bot, update: Update) -> None:
         await dp.silent_call_request(bot=bot, result=result)
 
 
+async def handle_update_once(payload: dict) -> None:
+    """Handle an update given as Telegram's JSON with a bot and dispatcher of its own (an operator's re-run of a
+    failed update, from a task); raises what ``handle_update`` raises."""
+    bot = create_bot()
+    try:
+        await handle_update(create_dispatcher(), bot, Update.model_validate(payload, context={"bot": bot}))
+    finally:
+        await bot.session.close()
+
+
 async def set_bot_commands(bot: Bot) -> None:
     """The command lists Telegram shows beside the input field (not fatal when Telegram refuses): the default
     one in Russian, and an English one that Telegram shows to users whose app language is English."""

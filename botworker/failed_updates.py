@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from botworker.models import FailedUpdate
+from botworker.models import FailedUpdate, FailedUpdateResolution
 
 MESSAGE_LIMIT = 2000
 SECRET_SETTINGS = ("BOT_TOKEN", "BOT_WEBHOOK_SECRET", "FAL_KEY", "FAL_WEBHOOK_SECRET", "SECRET_KEY")
@@ -62,12 +62,12 @@ def failed_update_record(
 
 
 @transaction.atomic
-def failed_update_resolve(*, failed_update_id: int, resolved_by: str, resolution: str) -> bool:
+def failed_update_resolve(*, failed_update_id: int, resolved_by: str, resolution: FailedUpdateResolution) -> bool:
     """Mark a failed update resolved; False when it already was."""
     row = FailedUpdate.objects.select_for_update().get(pk=failed_update_id)
     if row.resolved_at is not None:
         return False
-    row.resolved_at, row.resolved_by, row.resolution = timezone.now(), resolved_by[:150], resolution[:200]
+    row.resolved_at, row.resolved_by, row.resolution = timezone.now(), resolved_by[:150], resolution
     row.save(update_fields=["resolved_at", "resolved_by", "resolution"])
     return True
 

@@ -20,6 +20,11 @@ class ProcessedUpdate(models.Model):
         db_table = "bot_processed_updates"
 
 
+class FailedUpdateResolution(models.TextChoices):
+    HANDLED = "handled", _("Handled again")
+    MARKED = "marked", _("Marked resolved")
+
+
 class FailedUpdate(models.Model):
     """An update that kept failing for an infrastructure reason (the database was down) after the poller's retries:
     recorded instead of dropped, for an operator to handle again or mark resolved."""
@@ -35,7 +40,8 @@ class FailedUpdate(models.Model):
     last_failed_at = models.DateTimeField(_("last failed"), default=timezone.now)
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     resolved_by = models.CharField(_("resolved by"), max_length=150, blank=True, default="")
-    resolution = models.CharField(_("resolution"), max_length=200, blank=True, default="")
+    resolution = models.CharField(_("resolution"), max_length=16, choices=FailedUpdateResolution.choices, blank=True,
+                                  default="")
 
     class Meta:
         db_table = "bot_failed_updates"
