@@ -11,9 +11,10 @@ whatever the outcome: an update whose handling met a database outage was gone. `
   (``BOT_UPDATE_RETRY_DELAY``, at most ``BOT_UPDATE_RETRY_MAX_DELAY``) and was then recorded as a ``FailedUpdate``
   for an operator (and logged). While even that record cannot be written, it keeps trying and the offset stays.
 
-Telegram answers ``getUpdates`` at once while an update before the offset is unconfirmed, so with updates in hand
-the loop asks again when they are all settled or every ``PROBE_INTERVAL`` seconds, whichever comes first, and skips
-the updates it already has.
+Telegram answers ``getUpdates`` at once while an update before the offset is unconfirmed, returning the updates in
+hand again (only the new ones are parsed: ``RawGetUpdates``), so with updates in hand the loop asks again only when they are all settled, when settling has moved the
+offset past at least half of them (a burst keeps flowing), or after ``PROBE_INTERVAL`` seconds (new updates get
+in while a slow one holds the offset); it skips the updates it already has.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import logging
 import signal
 from contextlib import suppress
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from aiogram import Bot, Dispatcher
 from aiogram.methods import GetUpdates
@@ -39,11 +41,18 @@ logger = logging.getLogger(__name__)
 
 # How long a stopping worker lets the updates in hand finish before it stops (they stay unconfirmed).
 SHUTDOWN_GRACE_SECONDS = 30
-# With updates in hand, how often to look for new ones (Telegram answers at once then: see the docstring).
-PROBE_INTERVAL = 0.2
+# With updates in hand, how long at most until looking for new ones (Telegram answers at once then: see above).
+PROBE_INTERVAL = 0.5
 # Telegram unreachable: wait this long between getUpdates attempts, as aiogram's polling does.
 FETCH_BACKOFF = BackoffConfig(min_delay=1.0, max_delay=5.0, factor=1.3, jitter=0.1)
 UNREACHABLE_RECHECK = 2.0  # seconds: while the database is down, re-take the lock as soon as it is back
+
+
+class RawGetUpdates(GetUpdates):
+    """``getUpdates`` answered with the updates' JSON: the poller parses only those it does not have yet, and keeps
+    the JSON as Telegram sent it for a failed update's record."""
+
+    __returning__: ClassVar[type] = list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,7 @@ class UpdatePoller:
         self._next_id: int | None = None  # one past the newest update fetched
         self._sent_offset: int | None = None
         self._stop = asyncio.Event()
+        self._progress = asyncio.Event()  # set whenever an update in hand is settled
 
     @property
     def busy(self) -> bool:
@@ -126,24 +136,42 @@ class UpdatePoller:
             backoff.reset()
             self._take(updates)
             self._forget_confirmed()
-            pending = [task for task in self._in_hand.values() if not task.done()]
-            if pending:
-                await asyncio.wait(pending, timeout=PROBE_INTERVAL)
+            await self._room_for_more()
 
-    async def _fetch(self, offset: int | None, timeout: int, limit: int | None = None) -> list[Update]:
-        method = GetUpdates(offset=offset, timeout=timeout, limit=limit, allowed_updates=self.allowed_updates)
+    async def _fetch(self, offset: int | None, timeout: int, limit: int | None = None) -> list[dict[str, Any]]:
+        method = RawGetUpdates(offset=offset, timeout=timeout, limit=limit, allowed_updates=self.allowed_updates)
         # The request must outlast the long poll (aiogram's own polling does the same).
         request_timeout = int(self.bot.session.timeout + timeout) if self.bot.session.timeout else None
         updates = await self.bot(method, request_timeout=request_timeout)
         self._sent_offset = offset
         return updates
 
-    def _take(self, updates: list[Update]) -> None:
-        for update in updates:
-            if update.update_id in self._in_hand:
+    def _take(self, updates: list[dict[str, Any]]) -> None:
+        for raw in updates:
+            update_id = raw["update_id"]
+            if update_id in self._in_hand:
                 continue  # still being handled, or settled but not yet confirmed
-            self._in_hand[update.update_id] = asyncio.create_task(self._settle(update))
-            self._next_id = max(self._next_id or 0, update.update_id + 1)
+            task = asyncio.create_task(self._settle(Update.model_validate(raw, context={"bot": self.bot}), raw))
+            task.add_done_callback(lambda _: self._progress.set())
+            self._in_hand[update_id] = task
+            self._next_id = max(self._next_id or 0, update_id + 1)
+
+    async def _room_for_more(self) -> None:
+        """Wait until asking Telegram again is worth it (see the module's docstring)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + PROBE_INTERVAL
+        while not self._stop.is_set():
+            self._progress.clear()
+            if not self.busy:
+                return
+            offset = self._offset()
+            if offset is not None and 2 * sum(update_id < offset for update_id in self._in_hand) >= len(self._in_hand):
+                return
+            with suppress(TimeoutError):
+                async with asyncio.timeout_at(deadline):
+                    await self._progress.wait()
+            if loop.time() >= deadline:
+                return
 
     def _offset(self) -> int | None:
         """The oldest update not settled; with none, one past the newest fetched (None before the first)."""
@@ -172,7 +200,7 @@ class UpdatePoller:
         raise _Stopped
 
     # --- handling ---------------------------------------------------------------------------------------------
-    async def _settle(self, update: Update) -> bool:
+    async def _settle(self, update: Update, raw: dict[str, Any]) -> bool:
         """Handle ``update`` until it is settled; False when the worker stopped first (it stays unconfirmed)."""
         failures = 0
         while True:
@@ -180,7 +208,7 @@ class UpdatePoller:
                 await handle_update(self.dp, self.bot, update)
             except Exception as error:  # noqa: BLE001 - left unhandled by the error handler: infrastructure
                 failures += 1
-                if failures >= self.retry.attempts and await self._record(update, error, failures):
+                if failures >= self.retry.attempts and await self._record(update, raw, error, failures):
                     return True
                 delay = self.retry.delay(failures)
                 logger.warning("Update %s failed (attempt %s) - %s: %s; retrying in %.1fs", update.update_id,
@@ -196,10 +224,10 @@ class UpdatePoller:
                                "start", update.update_id)
                 return False
 
-    async def _record(self, update: Update, error: Exception, failures: int) -> bool:
+    async def _record(self, update: Update, raw: dict[str, Any], error: Exception, failures: int) -> bool:
         """Record the update as failed for an operator; False when that failed too (the database is still down)."""
         try:
-            await db(failed_update_record, update_id=update.update_id, payload=update_payload(update),
+            await db(failed_update_record, update_id=update.update_id, payload=raw,
                      update_type=_update_type(update), telegram_user_id=_user_id(update), error=error,
                      attempts=failures)
         except Exception as record_error:  # noqa: BLE001 - keep the update unconfirmed and try again
@@ -242,11 +270,6 @@ class _Stopped(Exception):
 
 def _settled(task: asyncio.Task[bool]) -> bool:
     return task.done() and not task.cancelled() and task.exception() is None and task.result()
-
-
-def update_payload(update: Update) -> dict:
-    """The update's JSON as Telegram sent it (what ``Update.model_validate`` reads back)."""
-    return update.model_dump(mode="json", exclude_unset=True, by_alias=True)
 
 
 def _update_type(update: Update) -> str:
