@@ -21,6 +21,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.methods import TelegramMethod
 from aiogram.types import BotCommand, ErrorEvent, Update
+from aiogram.types.update import UpdateTypeLookupError
 from django.conf import settings
 from django.db import Error as DatabaseFailure
 from django.utils import translation
@@ -130,7 +131,10 @@ async def on_error(event: ErrorEvent, bot: Bot) -> bool:
 async def apologise(update: Update, bot: Bot) -> None:
     """Tell the person behind ``update`` that it failed, in their Telegram language (errors are handled outside
     the user middleware, so its language override has ended by then). Bot API errors are only logged."""
-    user = getattr(update.event, "from_user", None)
+    try:
+        user = getattr(update.event, "from_user", None)
+    except UpdateTypeLookupError:  # a kind of update this aiogram does not know: nobody to answer
+        return
     with translation.override(language_for(getattr(user, "language_code", None))):
         await _apologise(update, bot)
 

@@ -151,7 +151,7 @@ class UpdatePoller:
             update_id = raw["update_id"]
             if update_id in self._in_hand:
                 continue  # still being handled, or settled but not yet confirmed
-            task = asyncio.create_task(self._settle(Update.model_validate(raw, context={"bot": self.bot}), raw))
+            task = asyncio.create_task(self._settle(update_id, raw))
             task.add_done_callback(lambda _: self._progress.set())
             self._in_hand[update_id] = task
             self._next_id = max(self._next_id or 0, update_id + 1)
@@ -200,45 +200,55 @@ class UpdatePoller:
         raise _Stopped
 
     # --- handling ---------------------------------------------------------------------------------------------
-    async def _settle(self, update: Update, raw: dict[str, Any]) -> bool:
-        """Handle ``update`` until it is settled; False when the worker stopped first (it stays unconfirmed)."""
+    async def _settle(self, update_id: int, raw: dict[str, Any]) -> bool:
+        """Handle the update until it is settled; False when the worker stopped first (it stays unconfirmed)."""
+        update: Update | None = None
         failures = 0
         while True:
             try:
+                update = update or Update.model_validate(raw, context={"bot": self.bot})
                 await handle_update(self.dp, self.bot, update)
             except Exception as error:  # noqa: BLE001 - left unhandled by the error handler: infrastructure
-                failures += 1
-                if failures >= self.retry.attempts and await self._record(update, raw, error, failures):
+                # An update that cannot even be read will not be read on a second try: straight to the record.
+                failures = failures + 1 if update else max(failures + 1, self.retry.attempts)
+                if failures >= self.retry.attempts and await self._record(update_id, raw, update, error, failures):
                     return True
                 delay = self.retry.delay(failures)
-                logger.warning("Update %s failed (attempt %s) - %s: %s; retrying in %.1fs", update.update_id,
-                               failures, error_name(error), error_text(error), delay)
+                logger.warning("Update %s failed (attempt %s) - %s: %s; retrying in %.1fs", update_id, failures,
+                               error_name(error), error_text(error), delay)
             else:
                 if failures:
-                    logger.info("Update %s handled after %s failed attempt(s)", update.update_id, failures)
+                    logger.info("Update %s handled after %s failed attempt(s)", update_id, failures)
                 return True
             try:
                 await self._unless_stopped(asyncio.sleep(delay))
             except _Stopped:
                 logger.warning("Update %s is left unconfirmed while stopping: Telegram sends it again on the next "
-                               "start", update.update_id)
+                               "start", update_id)
                 return False
 
-    async def _record(self, update: Update, raw: dict[str, Any], error: Exception, failures: int) -> bool:
+    async def _record(self, update_id: int, raw: dict[str, Any], update: Update | None, error: Exception,
+                      failures: int) -> bool:
         """Record the update as failed for an operator; False when that failed too (the database is still down)."""
+        update_type = next((key for key in raw if key != "update_id"), "")
+        sender = raw.get(update_type) if isinstance(raw.get(update_type), dict) else {}
+        user_id = (sender.get("from") or {}).get("id")
         try:
-            await db(failed_update_record, update_id=update.update_id, payload=raw,
-                     update_type=_update_type(update), telegram_user_id=_user_id(update), error=error,
-                     attempts=failures)
+            await db(failed_update_record, update_id=update_id, payload=raw, update_type=update_type,
+                     telegram_user_id=user_id if isinstance(user_id, int) else None, error=error, attempts=failures)
         except Exception as record_error:  # noqa: BLE001 - keep the update unconfirmed and try again
             logger.error("Update %s failed %s times and cannot be recorded either (%s: %s); it stays unconfirmed "
-                         "and is tried again", update.update_id, failures, error_name(record_error),
+                         "and is tried again", update_id, failures, error_name(record_error),
                          error_text(record_error))
             return False
         logger.error("Update %s failed %s times - %s: %s; recorded as a failed update for an operator (admin: "
-                     "Bot worker > Failed updates)", update.update_id, failures, error_name(error), error_text(error))
-        if not _is_payment(update):  # a payment is credited by the reconciliation; no invitation to pay again
-            await apologise(update, self.bot)
+                     "Bot worker > Failed updates)", update_id, failures, error_name(error), error_text(error))
+        # No apology for a payment (the reconciliation credits it; an apology would invite paying again).
+        if update is not None and not _is_payment(update):
+            try:
+                await apologise(update, self.bot)
+            except Exception:  # noqa: BLE001 - the update is settled all the same
+                logger.exception("Could not apologise for update %s", update_id)
         return True
 
     async def _finish_in_hand(self) -> None:
@@ -270,21 +280,6 @@ class _Stopped(Exception):
 
 def _settled(task: asyncio.Task[bool]) -> bool:
     return task.done() and not task.cancelled() and task.exception() is None and task.result()
-
-
-def _update_type(update: Update) -> str:
-    try:
-        return update.event_type
-    except Exception:  # noqa: BLE001 - a type this aiogram does not know
-        return ""
-
-
-def _user_id(update: Update) -> int | None:
-    try:
-        user = getattr(update.event, "from_user", None)
-    except Exception:  # noqa: BLE001 - a type this aiogram does not know
-        return None
-    return user.id if user else None
 
 
 def _is_payment(update: Update) -> bool:

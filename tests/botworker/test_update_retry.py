@@ -144,6 +144,17 @@ async def test_a_message_that_keeps_failing_gets_an_apology_once_recorded(bot_en
     assert not await bot_env.orm(FailedUpdate.objects.exclude(update_id=update_id).exists)
 
 
+async def test_an_update_that_cannot_be_read_is_recorded_at_once_and_polling_moves_on(bot_env):
+    (update_id,) = bot_env.feed({"message": {"message_id": "not a number", "chat": {"id": 7625}}})
+    row = await eventually(lambda: bot_env.orm(FailedUpdate.objects.filter(update_id=update_id).first),
+                           message="the unreadable update's row")
+    assert row.update_type == "message" and row.error_type == "pydantic_core._pydantic_core.ValidationError"
+    assert row.attempts == 3 and row.payload["message"]["message_id"] == "not a number"
+    bot_env.feed(updates.message(7625, "/help"))
+    await bot_env.wait_for("sendMessage", to(7625, "Помощь"))
+    assert bot_env.api.first_confirmation_of(update_id) is not None
+
+
 @pytest.fixture
 def test_thread_reconnects(transactional_db):
     """The outage also ends this thread's session, which pytest-django needs to flush the database."""
