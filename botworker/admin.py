@@ -249,7 +249,7 @@ class FailedUpdateAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Mark resolved"), permissions=["change"])
     def mark_resolved(self, request, queryset):
-        resolved = sum(failed_updates.failed_update_resolve(failed_update_id=pk, resolved_by=request.user.get_username(),
-                                                            resolution=FailedUpdateResolution.MARKED)
-                       for pk in queryset.values_list("pk", flat=True))
+        resolved = sum(failed_updates.failed_update_resolve(
+            failed_update_id=pk, resolved_by=request.user.get_username(), resolution=FailedUpdateResolution.MARKED,
+        ) for pk in queryset.values_list("pk", flat=True))
         self.message_user(request, _("%(count)s update(s) marked resolved.") % {"count": resolved}, messages.SUCCESS)

@@ -12,9 +12,9 @@ whatever the outcome: an update whose handling met a database outage was gone. `
   for an operator (and logged). While even that record cannot be written, it keeps trying and the offset stays.
 
 Telegram answers ``getUpdates`` at once while an update before the offset is unconfirmed, returning the updates in
-hand again (only the new ones are parsed: ``RawGetUpdates``), so with updates in hand the loop asks again only when they are all settled, when settling has moved the
-offset past at least half of them (a burst keeps flowing), or after ``PROBE_INTERVAL`` seconds (new updates get
-in while a slow one holds the offset); it skips the updates it already has.
+hand again (only the new ones are parsed: ``RawGetUpdates``). So with updates in hand the loop asks again only when
+they are all settled, when settling has moved the offset past at least half of them (a burst keeps flowing), or
+after ``PROBE_INTERVAL`` seconds (new updates get in while a slow one holds the offset).
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ from django.views.decorators.http import require_POST
 
 from botworker.models import ProcessedUpdate
 from botworker.orm import db
-from botworker.webhook_guard import MAX_BODY_BYTES, PATH_PREFIX
+from botworker.webhook_guard import MAX_BODY_BYTES
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from botworker.webhook import PATH_PREFIX as TELEGRAM_WEBHOOK_PREFIX
 from botworker.webhook import telegram_webhook
+from botworker.webhook_guard import PATH_PREFIX as TELEGRAM_WEBHOOK_PREFIX
 from config.health import healthz
 from config.admin_stats import stats_view
 

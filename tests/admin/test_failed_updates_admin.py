@@ -74,7 +74,8 @@ def test_handle_again_needs_adjust_balance_and_credits_the_payment_once_with_its
     assert (row.resolution, row.resolved_by) == (FailedUpdateResolution.HANDLED, "cashier")
     assert [c for c in api.calls_of("sendMessage") if "Оплата получена" in c.text]
     act(client, "handle_again", failed_payment)
-    assert credited() == 1 and len([c for c in api.calls_of("sendMessage") if "Оплата получена" in c.text]) == 1
+    assert credited() == 1
+    assert len([c for c in api.calls_of("sendMessage") if "Оплата получена" in c.text]) == 1
 
 
 def test_handle_again_that_fails_again_updates_the_row_and_leaves_it_open(admin_client, failed_payment, api):

@@ -111,7 +111,8 @@ async def test_an_update_whose_unclaim_fails_too_is_handled_by_a_resend_once_its
 
 async def test_a_domain_error_is_answered_in_the_bot_and_counted_as_handled(webhook_env):
     """Not every failure is infrastructure: a Bot API refusal inside a handler gets the apology and a 200."""
-    webhook_env.api.fail("sendMessage", 400, "Bad Request: chat not found", when=lambda d: "Привет" in d.get("text", ""))
+    webhook_env.api.fail("sendMessage", 400, "Bad Request: chat not found",
+                         when=lambda d: "Привет" in d.get("text", ""))
     update = dict(updates.message(6221, "/start"), update_id=next(_update_ids))
     assert (await webhook_env.post(update)).status_code == 200
     assert [c for c in webhook_env.api.calls_of("sendMessage") if "Что-то пошло не так" in c.text]
