@@ -2,10 +2,14 @@
 
     bot = create_bot()                     # settings.BOT_TOKEN, settings.BOT_API_URL
     dp = create_dispatcher()
-    await dp.start_polling(bot, allowed_updates=allowed_updates(dp))
+    await UpdatePoller(bot, dp, allowed_updates=allowed_updates(dp)).run()   # botworker.polling
+
+Errors: the error handler answers what a handler raised, except infrastructure failures (``INFRASTRUCTURE_ERRORS``:
+the database, a connection to our own services). Those it leaves unhandled, so aiogram's error middleware re-raises
+them out of ``feed_update``: the poller retries the update and the webhook answers 500, instead of counting an
+update that did nothing as handled.
 """
 
-import asyncio
 import logging
 
 from aiogram import Bot, Dispatcher
@@ -14,8 +18,12 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
-from aiogram.types import BotCommand, ErrorEvent
+from aiogram.filters import ExceptionTypeFilter
+from aiogram.methods import TelegramMethod
+from aiogram.types import BotCommand, ErrorEvent, Update
+from aiogram.types.update import UpdateTypeLookupError
 from django.conf import settings
+from django.db import Error as DatabaseFailure
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -32,8 +40,10 @@ logger = logging.getLogger(__name__)
 
 # Payments and buttons must never be filtered out by a narrower guess from the registered handlers.
 REQUIRED_UPDATES = ("message", "callback_query", "pre_checkout_query")
-# How long a stopping worker lets the updates in hand finish before closing the session.
-SHUTDOWN_GRACE_SECONDS = 30
+# Failures of our own infrastructure, not of the request: the database (django.db's Error covers DatabaseError,
+# OperationalError and InterfaceError) and connections to our own services. The update did nothing for the person,
+# so it must be handled again rather than answered with an apology and counted as handled.
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (DatabaseFailure, ConnectionError)
 
 
 def create_bot(token: str | None = None, *, api_url: str | None = None, retry: bool = True) -> Bot:
@@ -57,9 +67,27 @@ def create_dispatcher() -> Dispatcher:
     dp.update.outer_middleware(dp.fsm)
     dp.update.outer_middleware(UserMiddleware())
     dp.include_routers(*feature_routers(), fallback_router())
-    dp.errors.register(on_error)
-    dp.shutdown.register(finish_updates_in_hand)
+    # Infrastructure failures pass the filter by: aiogram's error middleware then re-raises them (UNHANDLED).
+    dp.errors.register(on_error, ~ExceptionTypeFilter(*INFRASTRUCTURE_ERRORS))
     return dp
+
+
+async def handle_update(dp: Dispatcher, bot: Bot, update: Update) -> None:
+    """Handle one update as aiogram's polling does (a handler may return the Bot API call to make). Raises what the
+    error handler leaves unhandled: the infrastructure failures."""
+    result = await dp.feed_update(bot, update)
+    if isinstance(result, TelegramMethod):
+        await dp.silent_call_request(bot=bot, result=result)
+
+
+async def handle_update_once(payload: dict) -> None:
+    """Handle an update given as Telegram's JSON with a bot and dispatcher of its own (an operator's re-run of a
+    failed update, from a task); raises what ``handle_update`` raises."""
+    bot = create_bot()
+    try:
+        await handle_update(create_dispatcher(), bot, Update.model_validate(payload, context={"bot": bot}))
+    finally:
+        await bot.session.close()
 
 
 async def set_bot_commands(bot: Bot) -> None:
@@ -86,7 +114,8 @@ def allowed_updates(dp: Dispatcher) -> list[str]:
 
 
 async def on_error(event: ErrorEvent, bot: Bot) -> bool:
-    """A handler failed: log it with its traceback, apologise to the user, keep the worker running."""
+    """A handler failed (not for an infrastructure reason): log it with its traceback, apologise to the user, keep
+    the worker running."""
     update = event.update
     user = getattr(update.event, "from_user", None)
     if isinstance(event.exception, TelegramForbiddenError) and user is not None:
@@ -95,10 +124,19 @@ async def on_error(event: ErrorEvent, bot: Bot) -> bool:
         await db(user_mark_bot_blocked, telegram_id=user.id)
         return True
     logger.error("Update %s failed: %r", update.update_id, event.exception, exc_info=event.exception)
-    # Errors are handled outside the user middleware, so its language override has ended by now.
+    await apologise(update, bot)
+    return True
+
+
+async def apologise(update: Update, bot: Bot) -> None:
+    """Tell the person behind ``update`` that it failed, in their Telegram language (errors are handled outside
+    the user middleware, so its language override has ended by then). Bot API errors are only logged."""
+    try:
+        user = getattr(update.event, "from_user", None)
+    except UpdateTypeLookupError:  # a kind of update this aiogram does not know: nobody to answer
+        return
     with translation.override(language_for(getattr(user, "language_code", None))):
         await _apologise(update, bot)
-    return True
 
 
 async def _apologise(update, bot: Bot) -> None:
@@ -119,10 +157,3 @@ async def _quietly(request) -> None:
     except TelegramAPIError as error:
         logger.warning("Bot API request failed: %s", error)
 
-
-async def finish_updates_in_hand(dispatcher: Dispatcher) -> None:
-    """On shutdown, let the updates already being handled finish before the session closes."""
-    pending = [task for task in dispatcher._handle_update_tasks if not task.done()]
-    if pending:
-        logger.info("Finishing %s update(s) in hand before stopping", len(pending))
-        await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_SECONDS)

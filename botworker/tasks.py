@@ -1,4 +1,5 @@
-"""Broadcast delivery tasks (see ``botworker.broadcasts`` for the at-most-once and pacing rules).
+"""Broadcast delivery tasks (see ``botworker.broadcasts`` for the at-most-once and pacing rules), and an
+operator's re-run of a failed update (``failed_update_handle_again``).
 
 ``broadcast_deliver`` is one link of a chain: it sends batches for up to ``BROADCAST_TASK_SECONDS`` and then
 enqueues the next link, so no worker is held for hours and every link is a fresh task result. A broadcast has
@@ -9,6 +10,7 @@ database.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import timedelta
@@ -18,8 +20,10 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from django_tasks import task
 
-from botworker import broadcasts
+from botworker import broadcasts, failed_updates
 from botworker.broadcast_sender import BatchSender
+from botworker.dispatcher import handle_update_once
+from botworker.models import FailedUpdateResolution
 
 logger = logging.getLogger(__name__)
 
@@ -98,3 +102,22 @@ def _check_back_later(context, broadcast_id: int) -> str:
 def broadcasts_resume_running() -> list[int]:
     """The restart sweep: interrupted rows fail (never resent) and running broadcasts get a delivery link."""
     return broadcasts.broadcast_resume_running()
+
+
+@task()
+def failed_update_handle_again(failed_update_id: int, requested_by: str) -> str:
+    """Run a failed update through the dispatcher once more (its effects are keyed: a payment credits once): resolved
+    when it goes through, its error and attempts updated on the row when it fails again."""
+    row = failed_updates.failed_update_get(failed_update_id=failed_update_id)
+    if row.resolved_at is not None:
+        return "already resolved"
+    try:
+        asyncio.run(handle_update_once(row.payload))
+    except Exception as error:  # noqa: BLE001 - the cause is still there: the operator sees it on the row
+        failed_updates.failed_update_record(
+            update_id=row.update_id, payload=row.payload, update_type=row.update_type,
+            telegram_user_id=row.telegram_user_id, error=error, attempts=1)
+        return f"failed again: {failed_updates.error_name(error)}"
+    failed_updates.failed_update_resolve(failed_update_id=failed_update_id, resolved_by=requested_by,
+                                         resolution=FailedUpdateResolution.HANDLED)
+    return "handled"

@@ -11,6 +11,9 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from botworker.webhook_guard import WebhookBodyLimit
+
 os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings')
 
-application = get_asgi_application()
+# The guard refuses an oversized Telegram webhook body before Django's handler reads it (see its docstring).
+application = WebhookBodyLimit(get_asgi_application())

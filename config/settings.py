@@ -161,6 +161,12 @@ BOT_WEBHOOK_SECRET = env.str("BOT_WEBHOOK_SECRET", default="")
 BOT_WEBHOOK_TIMEOUT = env.float("BOT_WEBHOOK_TIMEOUT", default=30.0)
 # Handled update ids are kept this long for de-duplication (Telegram re-sends for at most ~24 hours).
 BOT_PROCESSED_UPDATES_KEEP_HOURS = env.int("BOT_PROCESSED_UPDATES_KEEP_HOURS", default=48)
+# Polling: an update whose handling meets an infrastructure failure (the database is down) is tried this many times,
+# waiting BOT_UPDATE_RETRY_DELAY seconds after the first failure and twice as long after each next one (at most
+# BOT_UPDATE_RETRY_MAX_DELAY), before it is recorded as a failed update for an operator.
+BOT_UPDATE_ATTEMPTS = env.int("BOT_UPDATE_ATTEMPTS", default=5)
+BOT_UPDATE_RETRY_DELAY = env.float("BOT_UPDATE_RETRY_DELAY", default=1.0)
+BOT_UPDATE_RETRY_MAX_DELAY = env.float("BOT_UPDATE_RETRY_MAX_DELAY", default=30.0)
 # Broadcasts: messages per second over all workers (Telegram allows about 30), rows claimed per batch, seconds
 # one delivery task runs before chaining the next, and after how long a row left "sending" counts as interrupted.
 BROADCAST_RATE_PER_SECOND = env.float("BROADCAST_RATE_PER_SECOND", default=30.0)

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from botworker.webhook import telegram_webhook
+from botworker.webhook_guard import PATH_PREFIX as TELEGRAM_WEBHOOK_PREFIX
 from config.health import healthz
 from config.admin_stats import stats_view
 
@@ -14,7 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     # Telegram webhook mode: the path segment derives from BOT_WEBHOOK_SECRET (see botworker.webhook).
-    path("telegram/webhook/<str:token>/", telegram_webhook, name="telegram-webhook"),
+    path(f"{TELEGRAM_WEBHOOK_PREFIX}<str:token>/", telegram_webhook, name="telegram-webhook"),
     # FAL AI job webhooks: signed by FAL; the path segment derives from FAL_WEBHOOK_SECRET (see generations.views).
     path("", include("generations.urls")),
 ]

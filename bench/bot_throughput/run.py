@@ -150,8 +150,18 @@ async def drive(kind: str, server, phases: list[tuple[str, list[dict], float | N
                 counter: DatabaseCounter | None) -> dict:
     bot, dp = bare_bot(server.base_url) if kind == "bare" else real_bot(server.base_url)
     allowed = sorted(set(dp.resolve_used_update_types()) | {"message", "callback_query"})
-    polling = asyncio.create_task(
-        dp.start_polling(bot, polling_timeout=1, handle_signals=False, allowed_updates=allowed))
+    if kind == "bare":
+        polling = asyncio.create_task(
+            dp.start_polling(bot, polling_timeout=1, handle_signals=False, allowed_updates=allowed))
+        stop_polling = dp.stop_polling
+    else:  # the real bot polls as runbot does: botworker.polling (an update confirmed once settled)
+        from botworker.polling import UpdatePoller
+
+        poller = UpdatePoller(bot, dp, polling_timeout=1, allowed_updates=allowed)
+        polling = asyncio.create_task(poller.run(handle_signals=False))
+
+        async def stop_polling():
+            poller.stop()
     results = {}
     try:
         for name, batch, rate in phases:
@@ -165,7 +175,7 @@ async def drive(kind: str, server, phases: list[tuple[str, list[dict], float | N
                 results[name] |= {"queries_per_update": queries / len(batch),
                                   "connections_per_update": connections / len(batch)}
     finally:
-        await dp.stop_polling()
+        await stop_polling()
         await asyncio.wait_for(polling, 30)
         await bot.session.close()
     return results

@@ -17,9 +17,10 @@ What it gives:
   directly from an async test: it blocks the loop the bot runs in;
 - ``await bot_env.orm(func, *args, **kwargs)`` — run ORM code on the bot's ORM thread (``botworker.orm.db``);
 - ``await bot_env.idle()`` — wait until every fed update was fetched and handled;
-- ``bot_env.bot``, ``bot_env.dp`` — the real ``create_bot(...)`` and ``create_dispatcher()``.
-Polling runs as a background task (``dp.start_polling(bot, handle_signals=False)``) and is stopped, and the
-server shut down, when the test ends.
+- ``bot_env.bot``, ``bot_env.dp``, ``bot_env.poller`` — the real ``create_bot(...)``, ``create_dispatcher()`` and
+  ``botworker.polling.UpdatePoller`` (retrying a failing update after 0.05 s, 0.1 s, ... instead of seconds).
+Polling runs as a background task (``poller.run(handle_signals=False)``) and is stopped, and the server shut down,
+when the test ends.
 """
 
 import asyncio
@@ -30,6 +31,7 @@ import pytest
 
 from botworker.dispatcher import allowed_updates, create_bot, create_dispatcher
 from botworker.orm import db
+from botworker.polling import RetryPolicy, UpdatePoller
 from tests.support.botapi import TOKEN, FakeBotAPI
 
 
@@ -38,6 +40,7 @@ class BotEnv:
     api: FakeBotAPI
     bot: object
     dp: object
+    poller: UpdatePoller
     task: asyncio.Task
 
     def feed(self, *updates: dict) -> list[int]:
@@ -51,12 +54,21 @@ class BotEnv:
 
     async def idle(self, timeout: float = 10) -> None:
         deadline = time.monotonic() + timeout
-        # An update leaves the fake server's queue only when the next getUpdates confirms it, which aiogram sends
-        # after it has started a task for each update of the previous batch.
-        while self.api.pending_updates() or self.dp._handle_update_tasks:
+        # An update leaves the fake server's queue only when a getUpdates confirms it, which the poller sends once
+        # the update is settled.
+        while self.api.pending_updates() or self.poller.busy:
             if time.monotonic() > deadline:
                 raise AssertionError("the bot did not finish the fed updates in time")
             await asyncio.sleep(0.02)
+
+
+# Quick retries, so that tests of failing updates do not wait seconds.
+TEST_RETRY = RetryPolicy(attempts=3, first_delay=0.05, max_delay=0.5)
+
+
+def start_poller(bot, dp, *, retry: RetryPolicy = TEST_RETRY) -> tuple[UpdatePoller, asyncio.Task]:
+    poller = UpdatePoller(bot, dp, polling_timeout=1, allowed_updates=allowed_updates(dp), retry=retry)
+    return poller, asyncio.create_task(poller.run(handle_signals=False))
 
 
 @pytest.fixture
@@ -64,16 +76,14 @@ async def bot_env(transactional_db):
     api = FakeBotAPI().start()
     bot = create_bot(TOKEN, api_url=api.base_url)
     dp = create_dispatcher()
-    task = asyncio.create_task(dp.start_polling(
-        bot, handle_signals=False, polling_timeout=1, allowed_updates=allowed_updates(dp)))
-    env = BotEnv(api=api, bot=bot, dp=dp, task=task)
-    await env.wait_for("getMe")
+    poller, task = start_poller(bot, dp)
+    env = BotEnv(api=api, bot=bot, dp=dp, poller=poller, task=task)
     try:
         yield env
     finally:
-        if not task.done():
-            await dp.stop_polling()
+        poller.stop()
         await task
+        await bot.session.close()
         api.stop()
 
 

@@ -10,7 +10,8 @@ from django.db import connection
 
 from accounts.models import User, UserState
 from botworker.callbacks import Menu, MenuSection
-from botworker.dispatcher import allowed_updates, create_bot, create_dispatcher
+from botworker.dispatcher import create_bot, create_dispatcher
+from tests.botworker.conftest import start_poller
 from tests.support import updates
 from tests.support.botapi import TOKEN
 
@@ -72,20 +73,19 @@ async def test_conversation_state_is_kept_in_the_database_across_a_restart(bot_e
     await bot_env.idle()
     row = await bot_env.orm(UserState.objects.get, user__telegram_id=8005)
     assert row.state_data["state"] == "PromoStates:waiting_code"
-    await bot_env.dp.stop_polling()
+    bot_env.poller.stop()
     await bot_env.task
 
     # A new bot and dispatcher (a restarted worker) against the same database.
     bot = create_bot(TOKEN, api_url=bot_env.api.base_url)
-    dp = create_dispatcher()
-    task = asyncio.create_task(dp.start_polling(bot, handle_signals=False, polling_timeout=1,
-                                                allowed_updates=allowed_updates(dp)))
+    poller, task = start_poller(bot, create_dispatcher())
     try:
         bot_env.feed(updates.message(8005, "NOSUCHCODE"))
         await bot_env.wait_for("sendMessage", to(8005, "Промокод не найден"))
     finally:
-        await dp.stop_polling()
+        poller.stop()
         await task
+        await bot.session.close()
 
 
 @pytest.fixture

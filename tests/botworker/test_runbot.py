@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def runbot(api: FakeBotAPI | None, token: str = TOKEN, *args: str) -> subprocess.Popen:
+def runbot(api: FakeBotAPI | None, token: str = TOKEN, *args: str, **extra_env: str) -> subprocess.Popen:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test", "BOT_TOKEN": token,
-           "DATABASE_URL": live_database_url(), "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING"}
+           "DATABASE_URL": live_database_url(), "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING", **extra_env}
     if api is not None:
         env["BOT_API_URL"] = api.base_url
     return subprocess.Popen([sys.executable, "manage.py", "runbot", "--polling-timeout", "1", *args], cwd=ROOT,

@@ -12,11 +12,12 @@ from billing.models import Transaction, TransactionType
 from billing.selectors import balance_get
 from billing.services import balance_credit
 from botworker.callbacks import Menu, MenuSection
-from botworker.dispatcher import allowed_updates, create_bot, create_dispatcher
+from botworker.dispatcher import create_bot, create_dispatcher
 from botworker.routers.gallery import GalleryCb
 from botworker.routers.generation import GenCb
 from generations import services, tasks
 from generations.models import GenerationStatus, ImageGeneration
+from tests.botworker.conftest import start_poller
 from tests.support import updates
 from tests.support.botapi import TOKEN
 
@@ -170,7 +171,7 @@ async def test_a_restart_in_the_middle_of_a_generation_completes_it_once_and_del
     assert generation.status == GenerationStatus.PROCESSING and generation.provider_request_id
 
     # Everything stops: the bot, and the worker with its deferred poll lost (the worst case).
-    await bot.dp.stop_polling()
+    bot.poller.stop()
     await bot.task
     from django_tasks_db.models import DBTaskResult
 
@@ -179,9 +180,8 @@ async def test_a_restart_in_the_middle_of_a_generation_completes_it_once_and_del
                   last_status_check=timezone.now() - timedelta(hours=1))
 
     # A new bot and worker start; the periodic sweep resumes the job from its stored request id.
-    new_bot, new_dp = create_bot(TOKEN, api_url=bot.api.base_url), create_dispatcher()
-    polling = asyncio.create_task(new_dp.start_polling(new_bot, handle_signals=False, polling_timeout=1,
-                                                       allowed_updates=allowed_updates(new_dp)))
+    new_bot = create_bot(TOKEN, api_url=bot.api.base_url)
+    new_poller, polling = start_poller(new_bot, create_dispatcher())
     settings.FAL_POLL_INTERVAL = 0
     try:
         await asyncio.to_thread(enqueue_sweep)
@@ -196,7 +196,7 @@ async def test_a_restart_in_the_middle_of_a_generation_completes_it_once_and_del
         bot.feed(updates.callback(uid, Menu(section=MenuSection.GALLERY).pack()))
         await bot.wait_for("sendPhoto", to(uid, "Изображение 1 из 1"))
     finally:
-        await new_dp.stop_polling()
+        new_poller.stop()
         await polling
         await new_bot.session.close()
     assert len(bot.api.calls_of("sendMediaGroup")) == 1

@@ -91,6 +91,7 @@ class FakeBotAPI(ThreadedServer):
         self._changed = threading.Condition(self._lock)
         self._new_update: asyncio.Event | None = None
         self.confirmed_offset = 0
+        self.offsets: list[tuple[float, int]] = []  # (monotonic time, offset) of every getUpdates with an offset
         self._closing = False
         self.last_get_updates: dict = {}
 
@@ -165,6 +166,11 @@ class FakeBotAPI(ThreadedServer):
         with self._lock:
             return len(self._updates)
 
+    def first_confirmation_of(self, update_id: int) -> float | None:
+        """When a getUpdates first confirmed ``update_id`` (an offset past it), on the clock of ``Call.at``."""
+        with self._lock:
+            return next((at for at, offset in self.offsets if offset > update_id), None)
+
     # --- the server -----------------------------------------------------------------------------------------
     async def _read(self, request: web.Request) -> tuple[dict, dict]:
         data, files = dict(request.query), {}
@@ -214,6 +220,9 @@ class FakeBotAPI(ThreadedServer):
     async def _get_updates(self, data: dict) -> web.Response:
         self.last_get_updates = dict(data)  # what the poller asked for (offset, timeout, allowed_updates)
         offset = int(data.get("offset") or 0)
+        if offset:
+            with self._lock:
+                self.offsets.append((time.monotonic(), offset))
         timeout = float(data.get("timeout") or 0)
         limit = int(data.get("limit") or 100)
         deadline = time.monotonic() + min(timeout, 30)

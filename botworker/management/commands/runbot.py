@@ -1,7 +1,6 @@
-"""``manage.py runbot``: the bot worker, long polling."""
+"""``manage.py runbot``: the bot worker, long polling (``botworker.polling``)."""
 
 import asyncio
-import logging
 import re
 from contextlib import ExitStack
 
@@ -10,13 +9,10 @@ from django.core.management.base import CommandError
 from django.db import connections
 
 from accounts.management.base import ProjectCommand
-from botworker.poller_lock import LockState, PollerAlreadyRunning, PollerLock, poller_lock
+from botworker.poller_lock import PollerAlreadyRunning, PollerLock, poller_lock
 
 # "<bot id>:<secret>", as @BotFather gives it (the shape aiogram's validate_token accepts).
 TOKEN_SHAPE = re.compile(r"^\d+:\S+$")
-UNREACHABLE_RECHECK = 2.0  # seconds: while the database is down, re-take the lock as soon as it is back
-
-logger = logging.getLogger("botworker.runbot")
 
 
 class Command(ProjectCommand):
@@ -53,62 +49,32 @@ class Command(ProjectCommand):
         # aiogram takes seconds to import: imported here, so that a configuration error is reported at once.
         from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 
+        from botworker import polling
         from botworker.dispatcher import create_bot
 
         bot = create_bot(token)
         try:
             try:
                 me = await bot.get_me()
+                await polling.refuse_while_webhook_set(bot)
             except TelegramUnauthorizedError:
                 raise CommandError("Telegram refused BOT_TOKEN (401 Unauthorized): check the token.") from None
             except TelegramAPIError as error:
                 raise CommandError(f"Cannot reach the Bot API at {settings.BOT_API_URL}: {error}") from None
-            webhook = await bot.get_webhook_info()
-            if webhook.url:
+            except polling.WebhookIsSet as webhook:
                 raise CommandError(
                     f"A webhook is set for @{me.username} ({webhook.url}); polling would take its updates. "
                     "Remove the webhook (deleteWebhook, without dropping updates) or run the webhook server instead."
-                )
-            await self.poll(bot, me.username, polling_timeout, lock, lock_check_interval)
+                ) from None
+            self.stdout.write(f"Polling as @{me.username} via {settings.BOT_API_URL}. Stop with Ctrl+C.")
+            lost = await polling.poll_holding_lock(bot, lock=lock, lock_check_interval=lock_check_interval,
+                                                   polling_timeout=polling_timeout)
         finally:
             await bot.session.close()
-
-    async def poll(self, bot, username: str, polling_timeout: int, lock: PollerLock,
-                   lock_check_interval: float) -> None:
-        from botworker.dispatcher import allowed_updates, create_dispatcher, set_bot_commands
-
-        dp = create_dispatcher()
-        await set_bot_commands(bot)
-        self.stdout.write(f"Polling as @{username} via {settings.BOT_API_URL}. Stop with Ctrl+C.")
-        # Never drop pending updates (no deleteWebhook(drop_pending_updates=True)): payments may be among them.
-        lost = asyncio.Event()
-        watcher = asyncio.create_task(_watch_lock(lock, lock_check_interval, dp, lost))
-        try:
-            await dp.start_polling(bot, polling_timeout=polling_timeout, allowed_updates=allowed_updates(dp),
-                                   handle_signals=True, close_bot_session=True)
-        finally:
-            watcher.cancel()
-        if lost.is_set():
+        if lost:
             raise CommandError(
                 "Stopped polling: the single-poller lock was lost (database restart) and another runbot holds it now."
             )
-
-
-async def _watch_lock(lock: PollerLock, interval: float, dp, lost: asyncio.Event) -> None:
-    """Stops polling once another process holds the lock: two pollers must never run on."""
-    while True:
-        await asyncio.sleep(interval)
-        # In a thread: reconnecting to a database that is coming back may block for a while.
-        state = await asyncio.to_thread(lock.check)
-        while state is LockState.UNKNOWN:
-            await asyncio.sleep(min(interval, UNREACHABLE_RECHECK))
-            state = await asyncio.to_thread(lock.check)
-        if state is LockState.LOST:
-            logger.error("Another runbot took the single-poller lock after the database session was lost; "
-                         "stopping polling.")
-            lost.set()
-            await dp.stop_polling()
-            return
 
 
 def _never_keep_connections() -> None:
