@@ -13,10 +13,6 @@ update that did nothing as handled.
 import logging
 
 from aiogram import Bot, Dispatcher
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.methods import TelegramMethod
@@ -35,6 +31,7 @@ from botworker.orm import db
 from botworker.routers import fallback_router, feature_routers
 from botworker.session import RetryMiddleware
 from botworker.storage import DatabaseStorage
+from common.telegram_bot import create_bot as common_create_bot
 
 logger = logging.getLogger(__name__)
 
@@ -47,16 +44,9 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (DatabaseFailure, Conne
 
 
 def create_bot(token: str | None = None, *, api_url: str | None = None, retry: bool = True) -> Bot:
-    """A Bot on the configured Bot API server, HTML by default; ``retry`` waits out 429s and 5xx answers
-    (senders that pace themselves and must not resend, such as broadcasts, turn it off)."""
-    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url or settings.BOT_API_URL))
-    if retry:
-        session.middleware(RetryMiddleware())
-    return Bot(
-        token if token is not None else settings.BOT_TOKEN,
-        session=session,
-        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
-    )
+    """A Bot on the configured Bot API server, HTML by default (``common.telegram_bot``); ``retry`` waits out 429s
+    and 5xx answers (senders that pace themselves and must not resend turn it off)."""
+    return common_create_bot(token, api_url=api_url, middlewares=[RetryMiddleware()] if retry else [])
 
 
 def create_dispatcher() -> Dispatcher:

@@ -1,7 +1,8 @@
 """Periodic background work: what the scheduler (a systemd timer or cron running ``manage.py enqueue_periodic``)
 puts on the task queue. There is no scheduler loop in the project: the timer enqueues, ``db_worker`` runs.
 
-Tasks of this app live here rather than in ``botworker/tasks.py`` (broadcast delivery) to keep the two apart.
+Tasks of this app live here rather than in ``botworker/tasks.py`` (an operator's re-run of a failed update) to keep
+the two apart.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def reconcile_stars_payments() -> dict:
 PERIODIC_TASKS: list[tuple[str, timedelta]] = [
     ("botworker.periodic.recover_abandoned_tasks", timedelta(0)),
     ("generations.tasks.sweep_stuck_jobs", timedelta(0)),  # provider jobs whose poll chain was lost
-    ("botworker.tasks.broadcasts_resume_running", timedelta(0)),  # broadcasts whose delivery chain was lost
+    ("broadcasts.tasks.broadcasts_resume_running", timedelta(0)),  # broadcasts whose delivery chain was lost
     ("botworker.periodic.prune_processed_updates", timedelta(hours=1)),
     ("botworker.periodic.reconcile_stars_payments", timedelta(hours=1)),
 ]

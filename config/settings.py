@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "billing",
     "promocodes",
     "generations",
+    "broadcasts",
     "botworker",
     "adoption",
 ]

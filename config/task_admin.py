@@ -11,7 +11,7 @@ For an app's ModelAdmin, e.g. a failed generation (its tasks take the generation
 
 or a broadcast, whose delivery tasks take ``broadcast_id=``::
 
-        return task_result_link(task_results_with_kwarg(task_prefix="botworker.tasks.", name="broadcast_id",
+        return task_result_link(task_results_with_kwarg(task_prefix="broadcasts.tasks.", name="broadcast_id",
                                                         value=obj.pk).first())
 """
 

@@ -20,7 +20,7 @@ from django.urls import NoReverseMatch, reverse
 
 from billing import services as billing_services
 from billing.models import TopUpPackage, Transaction, TransactionType, UserBalance
-from botworker.models import Broadcast
+from broadcasts.models import Broadcast
 from generations.models import Avatar, AvatarStatus, GenerationStatus, ImageGeneration, StyleCategory
 from promocodes.models import Promokode
 from promocodes.services import promo_code_create

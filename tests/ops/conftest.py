@@ -1,13 +1,9 @@
-"""Fixtures of the operations tests: the fake Bot API with settings pointing at it, and users made in bulk."""
-
-import itertools
+"""Fixtures of the operations tests: the fake Bot API with settings pointing at it."""
 
 import pytest
 
 from tests.botworker.conftest import bot_env  # noqa: F401  the end-to-end bot fixture (refunded_payment tests)
 from tests.support.botapi import TOKEN, FakeBotAPI
-
-_ids = itertools.count(810_000_000)
 
 
 @pytest.fixture
@@ -16,17 +12,3 @@ def api(settings):
         settings.BOT_TOKEN = TOKEN
         settings.BOT_API_URL = server.base_url
         yield server
-
-
-@pytest.fixture
-def bulk_users(db):
-    """Create ``n`` bot users at once (bulk insert); returns them with their Telegram ids."""
-    from accounts.models import User
-
-    def make(n: int, **fields) -> list[User]:
-        users = [User(telegram_id=next(_ids), first_name=f"U{i}", **fields) for i in range(n)]
-        User.objects.bulk_create(users, batch_size=1000)
-        return users
-
-    return make
-

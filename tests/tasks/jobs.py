@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from accounts import telegram
-from botworker.models import Broadcast, BroadcastRecipient, RecipientStatus
+from broadcasts.models import Broadcast, BroadcastRecipient, RecipientStatus
 
 
 def _send_message(chat_id: int, text: str) -> int:

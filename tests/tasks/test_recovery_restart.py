@@ -14,8 +14,8 @@ from django_tasks_db.models import DBTaskResult
 
 from accounts.models import User
 from botworker import task_recovery
-from botworker.models import Broadcast, BroadcastRecipient
 from botworker.task_recovery import LOCK_NAMESPACE, _lock_key, task_results_recover_abandoned
+from broadcasts.models import Broadcast, BroadcastRecipient
 from tests.support.processes import ROOT, wait_until
 from tests.tasks import jobs
 

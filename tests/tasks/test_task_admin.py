@@ -7,8 +7,8 @@ from django.test import override_settings
 from django_tasks_db.models import DBTaskResult
 
 from config.task_admin import task_result_link, task_result_url, task_results_with_arg, task_results_with_kwarg
+from tests.support.workers import DB_BACKEND
 from tests.tasks import jobs
-from tests.tasks.conftest import DB_BACKEND
 
 pytestmark = pytest.mark.django_db
 

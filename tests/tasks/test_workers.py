@@ -11,8 +11,8 @@ from django_tasks_db.compat import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from accounts.models import User
-from botworker.models import Broadcast, BroadcastRecipient, RecipientStatus
 from botworker.task_recovery import LOCK_NAMESPACE, _lock_key, task_results_recover_abandoned
+from broadcasts.models import Broadcast, BroadcastRecipient, RecipientStatus
 from tests.tasks import jobs
 from tests.support.processes import wait_until
 

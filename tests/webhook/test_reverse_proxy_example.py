@@ -136,10 +136,10 @@ def test_nginx_with_the_example_refuses_large_webhook_bodies_and_passes_the_rest
     update = b'{"update_id": 1, "message": {}}'
     assert request(https_port, WEBHOOK, f"Content-Length: {len(update)}\r\n", [update]).startswith(b"HTTP/1.1 200")
     big_upload = b"x" * (2 * MAX_BODY_BYTES)  # the admin's photos may be larger than an update
-    assert request(https_port, "/admin/botworker/broadcast/add/", f"Content-Length: {len(big_upload)}\r\n",
+    assert request(https_port, "/admin/broadcasts/broadcast/add/", f"Content-Length: {len(big_upload)}\r\n",
                    [big_upload]).startswith(b"HTTP/1.1 200")
     assert [(r["path"], r["size"]) for r in backend.seen] == [(WEBHOOK, len(update)),
-                                                             ("/admin/botworker/broadcast/add/", len(big_upload))]
+                                                             ("/admin/broadcasts/broadcast/add/", len(big_upload))]
     assert backend.seen[0]["headers"]["X-Forwarded-Proto"] == "https"
     assert backend.seen[0]["headers"]["Host"] == HOST
 

@@ -1,4 +1,4 @@
-"""The real broadcast service and delivery task (botworker.broadcasts / botworker.tasks) on 3 db_worker processes,
+"""The real broadcast service and delivery task (broadcasts.services / broadcasts.tasks) on 3 db_worker processes,
 with the periodic timer firing mid-broadcast (its resume sweep must not start a second delivery chain): every user gets the
 message exactly once."""
 
@@ -9,8 +9,8 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import User
-from botworker.broadcasts import broadcast_start
-from botworker.models import Broadcast, BroadcastRecipient, BroadcastStatus, RecipientStatus
+from broadcasts.models import Broadcast, BroadcastRecipient, BroadcastStatus, RecipientStatus
+from broadcasts.services import broadcast_start
 from tests.support.processes import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -45,4 +45,4 @@ def _run_broadcast(workers, api, count: int) -> float:
 def test_a_broadcast_to_2000_users_on_3_workers_reaches_everyone_exactly_once(workers, api, capsys):
     elapsed = _run_broadcast(workers, api, 3)
     with capsys.disabled():
-        print(f"\n[broadcast] {USERS} users through botworker.tasks.broadcast_deliver on 3 workers: {elapsed:.2f}s")
+        print(f"\n[broadcast] {USERS} users through broadcasts.tasks.broadcast_deliver on 3 workers: {elapsed:.2f}s")

@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.core.management.base import CommandError
 
 from accounts.management.base import ProjectCommand
-from botworker import broadcasts
+from broadcasts.tasks import broadcast_resume_running
 
 
 class Command(ProjectCommand):
@@ -22,5 +22,5 @@ class Command(ProjectCommand):
         if stale_after is not None and stale_after < 0:
             raise CommandError("--stale-after must not be negative.")
         older_than = None if stale_after is None else timedelta(seconds=stale_after)
-        ids = broadcasts.broadcast_resume_running(older_than=older_than)
+        ids = broadcast_resume_running(older_than=older_than)
         self.stdout.write(f"Resumed {len(ids)} running broadcast(s){': ' + ', '.join(map(str, ids)) if ids else ''}.")

@@ -1,6 +1,7 @@
 """The Telegram side of broadcasts: sends one claimed batch at a steady pace, and the operator's preview.
 
-Called from sync code (the delivery task, the admin) through ``asyncio.run``; no ORM use in here.
+Called from sync code (the delivery task, the admin) through ``asyncio.run``; no ORM use in here: the claims come
+from ``broadcasts.delivery`` and the results go back there, as the plain data of ``broadcasts.types``.
 
 Pacing: message starts are spaced ``1 / BROADCAST_RATE_PER_SECOND`` apart inside the batch's reserved slot, and
 sends overlap (a slow answer does not slow the pace). A 429 moves every later start past ``retry_after`` and
@@ -29,9 +30,11 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from botworker.broadcasts import BatchResult, Claim, Content, Outcome, Target, send_interval
-from botworker.dispatcher import create_bot
-from botworker.models import RecipientStatus
+from broadcasts.conf import send_interval
+from broadcasts.exceptions import ContentUnavailable, TelegramConfigError
+from broadcasts.models import RecipientStatus
+from broadcasts.types import BatchResult, Claim, Content, Outcome, Target
+from common.telegram_bot import create_bot
 
 MAX_RETRY_AFTER = 5
 # How late a turn may still be taken. Turns are ``interval`` apart on the shared schedule, so any second holds
@@ -46,12 +49,8 @@ def make_bot() -> Bot:
     """A Bot for sending from tasks and the admin, on the configured Bot API server, HTML by default."""
     if not settings.BOT_TOKEN:
         raise TelegramConfigError("BOT_TOKEN is not set.")
-    # Without the retry middleware: a 429 or 5xx must reach the pacer, which decides whether to resend.
-    return create_bot(retry=False)
-
-
-class TelegramConfigError(Exception):
-    pass
+    # Without the bot worker's retry middleware: a 429 or 5xx must reach the pacer, which decides whether to resend.
+    return create_bot()
 
 
 class Pacer:
@@ -102,10 +101,6 @@ def _markup(content: Content) -> InlineKeyboardMarkup | None:
         return None
     return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text=content.button_text,
                                                                        url=content.button_url)]])
-
-
-class ContentUnavailable(Exception):
-    """The message cannot be put together (raised before anything is sent)."""
 
 
 # Telegram's 400s about the photo itself (every recipient would get the same), not about the chat.

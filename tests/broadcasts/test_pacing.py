@@ -1,4 +1,4 @@
-"""What the broadcast limiter schedules (``botworker.broadcast_sender.Pacer``), with a real stall of the event
+"""What the broadcast limiter schedules (``broadcasts.sender.Pacer``), with a real stall of the event
 loop in the middle of a slot. The assertions count the moments the limiter let sends go, which a busy machine
 can only make fewer or later (a late turn is given up), never denser: they hold under any load."""
 
@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from botworker.broadcast_sender import Pacer
-from botworker.broadcasts import send_interval
+from broadcasts.conf import send_interval
+from broadcasts.sender import Pacer
 from tests.support.rates import max_in_any_second
 
 RATE = 30

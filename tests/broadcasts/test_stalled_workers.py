@@ -11,9 +11,9 @@ from collections import Counter
 import pytest
 
 from accounts.models import User
-from botworker import tasks
-from botworker.broadcasts import broadcast_start
-from botworker.models import Broadcast, BroadcastRecipient, BroadcastStatus, RecipientStatus
+from broadcasts import tasks
+from broadcasts.services import broadcast_start
+from broadcasts.models import Broadcast, BroadcastRecipient, BroadcastStatus, RecipientStatus
 from tests.support.processes import wait_until
 from tests.support.rates import max_in_any_second
 

@@ -1,0 +1,26 @@
+"""Broadcast errors. The operator's actions raise ``BroadcastError`` subclasses, shown to the operator as they are;
+the sender raises ``TelegramConfigError`` when there is no bot to send with."""
+
+
+class BroadcastError(Exception):
+    """Base of the broadcast errors (shown to the operator as they are)."""
+
+
+class BroadcastInvalid(BroadcastError):
+    pass
+
+
+class BroadcastStateError(BroadcastError):
+    """The action does not fit the broadcast's current status."""
+
+
+class BroadcastAlreadyRunning(BroadcastError):
+    pass
+
+
+class TelegramConfigError(Exception):
+    """No bot to send with (``BOT_TOKEN`` is not set)."""
+
+
+class ContentUnavailable(Exception):
+    """The message cannot be put together (raised before anything is sent)."""

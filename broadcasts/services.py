@@ -1,0 +1,172 @@
+"""The operator's broadcast actions: validate a composition, start, pause, resume, cancel. Each is one transaction
+on the locked broadcast row; starting and resuming hand delivery to the delivery task once they commit
+(``broadcasts.tasks``, where the delivery chain and its rules live). No aiogram here."""
+
+from __future__ import annotations
+
+from functools import partial
+from html.parser import HTMLParser
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from broadcasts import tasks
+from broadcasts.exceptions import BroadcastAlreadyRunning, BroadcastInvalid, BroadcastStateError
+from broadcasts.models import Broadcast, BroadcastRecipient, BroadcastStatus, RecipientStatus
+from broadcasts.selectors import broadcast_audience, broadcast_get_locked
+
+BLOCKED_BEFORE = "blocked the bot before the broadcast"
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+_CHUNK = 1000
+
+
+# --- composition ------------------------------------------------------------------------------------------------
+TELEGRAM_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code",
+                 "pre", "blockquote", "tg-emoji"}
+
+
+class _TelegramHTML(HTMLParser):
+    """Telegram refuses a whole message over one bad tag, so check before sending it to thousands."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.open: list[str] = []
+        self.errors: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in TELEGRAM_TAGS:
+            self.errors.append(f"<{tag}> is not supported by Telegram")
+        else:
+            self.open.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.errors.append(f"<{tag}/> is not supported by Telegram (use a line break)")
+
+    def handle_endtag(self, tag):
+        if self.open and self.open[-1] == tag:
+            self.open.pop()
+        else:
+            self.errors.append(f"</{tag}> does not close the last open tag")
+
+
+def telegram_html_errors(text: str) -> list[str]:
+    checker = _TelegramHTML()
+    checker.feed(text)
+    checker.close()
+    return checker.errors + [f"<{tag}> is never closed" for tag in reversed(checker.open)]
+
+
+def broadcast_validate(*, broadcast: Broadcast) -> None:
+    """The message must be sendable as composed: Telegram's HTML subset and length limits, a button needs both
+    text and link, the audience must be well defined."""
+    text = (broadcast.text or "").strip()
+    if not text:
+        raise BroadcastInvalid("The message text is empty.")
+    if errors := telegram_html_errors(text):
+        raise BroadcastInvalid("The text is not valid Telegram HTML: " + "; ".join(errors[:3]) + ".")
+    limit = CAPTION_LIMIT if broadcast.photo else TEXT_LIMIT
+    if len(text) > limit:
+        raise BroadcastInvalid(f"The text is {len(text)} characters long; Telegram allows {limit} here.")
+    if bool(broadcast.button_text) != bool(broadcast.button_url):
+        raise BroadcastInvalid("A button needs both its text and its link.")
+    broadcast_audience(broadcast=broadcast)
+
+
+# --- life cycle -------------------------------------------------------------------------------------------------
+def _enqueue_delivery(broadcast_id: int) -> None:
+    transaction.on_commit(partial(tasks.broadcast_enqueue_delivery, broadcast_id=broadcast_id))
+
+
+def _refuse_second_running(broadcast: Broadcast) -> None:
+    other = Broadcast.objects.filter(status=BroadcastStatus.RUNNING).exclude(pk=broadcast.pk).first()
+    if other is not None:
+        raise BroadcastAlreadyRunning(f"Broadcast #{other.pk} ({other}) is running; pause or cancel it first.")
+
+
+def _save_running(broadcast: Broadcast, fields: list[str]) -> None:
+    """Save the switch to ``running``; the database's one-running constraint settles two operators starting
+    different broadcasts at the same moment (both passed ``_refuse_second_running``)."""
+    try:
+        with transaction.atomic():
+            broadcast.save(update_fields=fields)
+    except IntegrityError:
+        raise BroadcastAlreadyRunning("Another broadcast is running; pause or cancel it first.") from None
+
+
+@transaction.atomic
+def broadcast_start(*, broadcast: Broadcast | int, started_by: str = "") -> Broadcast:
+    """Create one recipient row per audience user and start delivery (after commit).
+
+    Users who blocked the bot earlier get a row marked ``blocked`` and no message.
+    """
+    broadcast = broadcast_get_locked(broadcast=broadcast)
+    if broadcast.status != BroadcastStatus.DRAFT:
+        raise BroadcastStateError(f"Only a draft can be started; this broadcast is {broadcast.get_status_display()}.")
+    broadcast_validate(broadcast=broadcast)
+    _refuse_second_running(broadcast)
+    created = _create_recipients(broadcast)
+    if not created:
+        raise BroadcastInvalid("Nobody matches the chosen audience.")
+    broadcast.status = BroadcastStatus.RUNNING
+    broadcast.started_at = timezone.now()
+    broadcast.next_slot_at = None
+    if started_by and not broadcast.created_by:
+        broadcast.created_by = started_by[:150]
+    _save_running(broadcast, ["status", "started_at", "next_slot_at", "created_by"])
+    _enqueue_delivery(broadcast.pk)
+    return broadcast
+
+
+def _create_recipients(broadcast: Broadcast) -> int:
+    users = broadcast_audience(broadcast=broadcast).order_by("telegram_id").values_list(
+        "id", "telegram_id", "bot_blocked_at")
+    rows, created = [], 0
+    for user_id, telegram_id, blocked_at in users.iterator(chunk_size=_CHUNK):
+        rows.append(BroadcastRecipient(
+            broadcast=broadcast, user_id=user_id, telegram_id=telegram_id,
+            status=RecipientStatus.BLOCKED if blocked_at else RecipientStatus.PENDING,
+            error=BLOCKED_BEFORE if blocked_at else "",
+        ))
+        if len(rows) >= _CHUNK:
+            created += len(BroadcastRecipient.objects.bulk_create(rows, ignore_conflicts=True))
+            rows = []
+    if rows:
+        created += len(BroadcastRecipient.objects.bulk_create(rows, ignore_conflicts=True))
+    return created
+
+
+@transaction.atomic
+def broadcast_pause(*, broadcast: Broadcast | int) -> Broadcast:
+    """Workers stop after the batch they are sending."""
+    broadcast = broadcast_get_locked(broadcast=broadcast)
+    if broadcast.status != BroadcastStatus.RUNNING:
+        raise BroadcastStateError("Only a running broadcast can be paused.")
+    broadcast.status = BroadcastStatus.PAUSED
+    broadcast.save(update_fields=["status"])
+    return broadcast
+
+
+@transaction.atomic
+def broadcast_resume(*, broadcast: Broadcast | int) -> Broadcast:
+    broadcast = broadcast_get_locked(broadcast=broadcast)
+    if broadcast.status != BroadcastStatus.PAUSED:
+        raise BroadcastStateError("Only a paused broadcast can be resumed.")
+    _refuse_second_running(broadcast)
+    broadcast.status = BroadcastStatus.RUNNING
+    broadcast.last_error = ""  # the operator has dealt with it
+    _save_running(broadcast, ["status", "last_error"])
+    _enqueue_delivery(broadcast.pk)
+    return broadcast
+
+
+@transaction.atomic
+def broadcast_cancel(*, broadcast: Broadcast | int) -> Broadcast:
+    """Stop for good; rows not yet sent stay ``pending`` and are counted as left."""
+    broadcast = broadcast_get_locked(broadcast=broadcast)
+    if broadcast.status not in (BroadcastStatus.RUNNING, BroadcastStatus.PAUSED, BroadcastStatus.DRAFT):
+        raise BroadcastStateError(f"A {broadcast.get_status_display()} broadcast cannot be cancelled.")
+    broadcast.status = BroadcastStatus.CANCELLED
+    broadcast.finished_at = timezone.now()
+    broadcast.save(update_fields=["status", "finished_at"])
+    return broadcast
