@@ -2,15 +2,18 @@
 
 ``broadcast_deliver`` is one link of a chain: it sends batches for up to ``BROADCAST_TASK_SECONDS`` and then
 hands over to the next link, so no worker is held for hours and every link is a fresh task result. A broadcast has
-one chain: a link is enqueued only when no other link of it waits or runs (``broadcast_enqueue_delivery``). Should
-two links ever run at once, that is still safe: claims are exclusive and the send schedule is shared through the
-database.
+one chain. Its *head* is the link recorded on the broadcast (``task_id``): the one that carries the chain on.
+Every enqueue goes through ``broadcast_enqueue_delivery`` under the broadcast's lock, which adds a link only when
+no link carries on already, and records the head. Should two links ever run at once (a link that looked dead but
+was only slow, an extra link enqueued by hand), that is still safe: claims are exclusive and the send schedule is
+shared through the database; the one that is not the head leaves the chain to the head when it ends.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -101,25 +104,60 @@ def _check_back_later(context, broadcast_id: int) -> str:
 # --- the chain --------------------------------------------------------------------------------------------------
 def broadcast_enqueue_delivery(*, broadcast_id: int, run_after: datetime | None = None,
                                current_task_id: str = "") -> str | None:
-    """Enqueue the next delivery link unless another link of this broadcast already waits or runs (that one
-    carries the chain on), and record it as the broadcast's task. Returns the new task id, or None.
+    """See that one delivery link of this broadcast carries on — soon, or from ``run_after`` on (a link that found
+    nothing to claim, looking again once another worker's rows would be stale) — and record a queued one as the
+    head. Returns the id of the link enqueued here, or None when a link already queued or running carries on.
 
-    Every start, resume, periodic sweep and chain hop comes through here, so a broadcast has one chain however
-    often the sweep fires. ``current_task_id`` is the link that is handing over (it is still running).
+    Every start, resume, periodic sweep and chain hop comes through here, under the broadcast's lock, so a
+    broadcast has one chain however often the sweep fires. ``current_task_id`` is the link that is handing over
+    (it is still running). A deferred check that carries on while rows are pending runs now instead: pending rows
+    never wait for it.
     Only the database backend keeps task results to look at; with other backends the link is always enqueued.
     """
     link = broadcast_deliver if run_after is None else broadcast_deliver.using(run_after=run_after)
     if not isinstance(link.get_backend(), DatabaseBackend):
         result = link.enqueue(broadcast_id=broadcast_id)
-        _record_task(broadcast_id, result.id)
+        _record_head(broadcast_id, result.id)
         return str(result.id)
     with transaction.atomic():
-        broadcast_get_locked(broadcast=broadcast_id)  # two sweeps at once: the second waits here
-        if _delivery_links_in_flight(broadcast_id, exclude=current_task_id).exists():
-            return None
-        result = link.enqueue(broadcast_id=broadcast_id)  # the result row commits with this transaction
-        _record_task(broadcast_id, result.id)
-    return str(result.id)
+        broadcast = broadcast_get_locked(broadcast=broadcast_id)  # two sweeps at once: the second waits here
+        carrier = _carrier(broadcast, current_task_id=current_task_id)
+        if carrier is None:
+            result = link.enqueue(broadcast_id=broadcast_id)  # the result row commits with this transaction
+            _record_head(broadcast_id, result.id)
+            return str(result.id)
+        if carrier.status == TaskResultStatus.READY:
+            if run_after is None and not _due(carrier) and broadcast_has_pending(broadcast_id=broadcast_id):
+                DBTaskResult.objects.filter(pk=carrier.pk, status=TaskResultStatus.READY).update(
+                    run_after=timezone.now())
+            _record_head(broadcast_id, carrier.pk)
+    return None
+
+
+def _carrier(broadcast: Broadcast, *, current_task_id: str) -> DBTaskResult | None:
+    """The link that carries the chain on, if any (never the current one): a queued link (the first due; it has not
+    started, so it will see every pending row), or else a running one. A link handing over trusts only the running
+    head: a head hands over before it ends (recording a new head), but another running link may have decided
+    already, counting on this one. Outside a hand-over (start, resume, sweep) any running link will hand over."""
+    links = _delivery_links_in_flight(broadcast.pk, exclude=current_task_id)
+    queued = links.filter(status=TaskResultStatus.READY)
+    if (link := queued.ready().order_by("enqueued_at").first() or queued.order_by("run_after").first()) is not None:
+        return link
+    running = links.filter(status=TaskResultStatus.RUNNING)
+    if current_task_id:
+        running = running.filter(pk=_uuid_or_none(broadcast.task_id))
+    return running.first()
+
+
+def _due(link: DBTaskResult) -> bool:
+    return DBTaskResult.objects.ready().filter(pk=link.pk).exists()
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
 
 
 def _delivery_links_in_flight(broadcast_id: int, *, exclude: str = "") -> QuerySet[DBTaskResult]:
@@ -132,8 +170,9 @@ def _delivery_links_in_flight(broadcast_id: int, *, exclude: str = "") -> QueryS
     return links.exclude(pk=exclude) if exclude else links
 
 
-def _record_task(broadcast_id: int, task_id) -> None:
-    """The admin links a broadcast to its newest delivery link (the one that failed, if the chain broke)."""
+def _record_head(broadcast_id: int, task_id) -> None:
+    """The admin links a broadcast to its head (the newest delivery link; the one that failed, if the chain
+    broke)."""
     Broadcast.objects.filter(pk=broadcast_id).update(task_id=str(task_id)[:64])
 
 
