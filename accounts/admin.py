@@ -8,14 +8,16 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import Q
 from django.template.response import TemplateResponse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts import services
 from accounts.models import User
 from billing import services as billing_services
+from billing.admin_display import entry_amount, entry_author, entry_balance_after, entry_description
 from billing.exceptions import BillingError
+from billing.formats import money, signed_money
 from billing.models import Transaction
 from billing.selectors import balance_get
 from config.admin_tools import BigTableAdminMixin, ReadOnlyInline, newest_rows_formset
@@ -42,16 +44,22 @@ class RecentLedgerInline(ReadOnlyInline):
     model = Transaction
     fk_name = "user"
     formset = newest_rows_formset(RECENT_ENTRIES)
-    fields = readonly_fields = ("created_at", "type", "amount", "balance_after", "status", "description", "created_by")
+    fields = readonly_fields = ("created_at", "type", "amount_display", "balance_after_display", "status",
+                                "description_display", "author_display")
     ordering = ("-created_at", "-id")
     show_change_link = True
     verbose_name_plural = _("latest ledger entries (the newest 20)")
+    amount_display = entry_amount
+    balance_after_display = entry_balance_after
+    description_display = entry_description
+    author_display = entry_author
 
 
 class AdjustBalanceForm(forms.Form):
     SIGNS = [("credit", _("Credit (add coins)")), ("debit", _("Debit (take coins)"))]
 
-    amount = forms.DecimalField(label=_("Amount"), min_value=Decimal("0.01"), max_digits=14, decimal_places=2)
+    amount = forms.DecimalField(label=_("Amount"), min_value=Decimal("0.01"), max_digits=14, decimal_places=2,
+                                localize=True)
     sign = forms.ChoiceField(label=_("Direction"), choices=SIGNS, widget=forms.RadioSelect, initial="credit")
     reason = forms.CharField(
         label=_("Reason"), max_length=500, help_text=_("Written to the ledger entry."),
@@ -86,11 +94,15 @@ class UserAdmin(BigTableAdminMixin, admin.ModelAdmin):
     )
     fields = readonly_fields
 
+    @admin.display(description=_("name"))
+    def full_name(self, user: User) -> str:
+        return user.full_name
+
     @admin.display(description=_("balance"), ordering="balance__coins")
-    def balance_display(self, user: User) -> Decimal:
+    def balance_display(self, user: User) -> str:
         # ``balance`` comes with the row (select_related), so the column costs no query per row.
         balance = getattr(user, "balance", None)
-        return balance.coins if balance is not None else Decimal("0")
+        return money(balance.coins if balance is not None else Decimal("0"))
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip().lstrip("@")
@@ -169,16 +181,17 @@ class UserAdmin(BigTableAdminMixin, admin.ModelAdmin):
             if entry.created_at < started:  # the entry of an earlier submit of this same form
                 self.message_user(
                     request,
-                    _("%(user)s: this form was already applied (%(amount)+.2f coins at %(when)s); not adjusted again. "
+                    _("%(user)s: this form was already applied (%(amount)s coins at %(when)s); not adjusted again. "
                       "Balance now %(balance)s.")
-                    % {"user": user, "amount": entry.amount, "when": timezone.localtime(entry.created_at).strftime("%Y-%m-%d %H:%M:%S"),
-                       "balance": balance_get(user=user)},
+                    % {"user": user, "amount": signed_money(entry.amount),
+                       "when": formats.date_format(timezone.localtime(entry.created_at), "SHORT_DATETIME_FORMAT"),
+                       "balance": money(balance_get(user=user))},
                     messages.WARNING,
                 )
                 return
             self.message_user(
                 request,
-                _("%(user)s: %(amount)+.2f coins, balance now %(balance)s.")
-                % {"user": user, "amount": entry.amount, "balance": entry.balance_after},
+                _("%(user)s: %(amount)s coins, balance now %(balance)s.")
+                % {"user": user, "amount": signed_money(entry.amount), "balance": money(entry.balance_after)},
                 messages.SUCCESS,
             )

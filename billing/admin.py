@@ -5,6 +5,7 @@ Money changes only through ``billing.services``: the users' "adjust balance" act
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.db import models
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -13,7 +14,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from billing.admin_display import entry_amount, entry_author, entry_balance_after, entry_description, money_column
 from billing.exceptions import BillingError
+from billing.formats import count
 from billing.models import TopUpPackage, Transaction, TransactionType, UserBalance
 from config.admin_tools import BigTableAdminMixin, csv_streaming_response
 
@@ -39,7 +42,8 @@ class ViewOnlyAdmin(admin.ModelAdmin):
 @admin.register(Transaction)
 class TransactionAdmin(BigTableAdminMixin, ViewOnlyAdmin):
     list_display = (
-        "id", "created_at", "user", "type", "status", "amount", "balance_after", "description", "created_by",
+        "id", "created_at", "user", "type", "status", "amount_display", "balance_after_display",
+        "description_display", "author_display",
     )
     list_filter = ("type", "status", "created_at")
     date_hierarchy = "created_at"
@@ -48,10 +52,14 @@ class TransactionAdmin(BigTableAdminMixin, ViewOnlyAdmin):
     search_help_text = _("A Telegram id (exact), or part of the description, author or idempotency key.")
     ordering = ("-created_at", "-id")
     fields = (
-        "user", "amount", "type", "status", "balance_after", "description", "created_by", "created_at",
-        "idempotency_key", "refund_of", "extra_data",
+        "user", "amount_display", "type", "status", "balance_after_display", "description_display",
+        "author_display", "created_at", "idempotency_key", "refund_of", "extra_data",
     )
     readonly_fields = fields
+    author_display = entry_author
+    amount_display = entry_amount
+    balance_after_display = entry_balance_after
+    description_display = entry_description
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -114,11 +122,12 @@ class TransactionAdmin(BigTableAdminMixin, ViewOnlyAdmin):
 
 @admin.register(UserBalance)
 class UserBalanceAdmin(BigTableAdminMixin, ViewOnlyAdmin):
-    list_display = ("user", "coins", "updated_at")
+    list_display = ("user", "coins_display", "updated_at")
     list_select_related = ("user",)
     ordering = ("-coins",)
     search_fields = ("user__username",)
-    fields = readonly_fields = ("user", "coins", "created_at", "updated_at")
+    fields = readonly_fields = ("user", "coins_display", "created_at", "updated_at")
+    coins_display = money_column("coins", description=_("coins"))
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip().lstrip("@")
@@ -129,10 +138,20 @@ class UserBalanceAdmin(BigTableAdminMixin, ViewOnlyAdmin):
 
 @admin.register(TopUpPackage)
 class TopUpPackageAdmin(admin.ModelAdmin):
-    list_display = ("title", "stars", "credits", "bonus_credits", "total_credits", "is_active", "sort_order")
+    list_display = ("title", "stars_display", "credits_display", "bonus_credits_display", "total_credits_display",
+                    "is_active", "sort_order")
     list_editable = ("is_active", "sort_order")
     list_filter = ("is_active",)
     ordering = ("sort_order", "stars")
+    # Amounts typed the operator's way: "12,5" as well as "12.5".
+    formfield_overrides = {models.DecimalField: {"localize": True}}
+    credits_display = money_column("credits", description=_("coins"))
+    bonus_credits_display = money_column("bonus_credits", description=_("bonus coins"))
+    total_credits_display = money_column("total_credits", description=_("coins in total"), sortable=False)
+
+    @admin.display(description=_("price in Telegram Stars"), ordering="stars")
+    def stars_display(self, package: TopUpPackage) -> str:
+        return count(package.stars)
 
     def has_delete_permission(self, request, obj=None):
         # Unpaid invoices name their package; switch a package off (is_active) instead of deleting it.

@@ -24,12 +24,15 @@ from typing import Any, Iterator
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts import telegram
 from accounts.models import User
 from accounts.services import user_upsert_from_telegram
-from billing import services
+from billing import ledger_texts, services
 from billing.exceptions import BillingError, InsufficientFunds, NotRefundable
+from billing.formats import money
+from billing.ledger_texts import describe
 from billing.models import TopUpPackage, Transaction, TransactionType
 from billing.selectors import balance_get
 
@@ -130,16 +133,18 @@ def _reverse_or_flag(entry: Transaction, *, created_by: str, description: str) -
         with transaction.atomic():
             reversal = services.balance_reverse_payment(entry=entry, description=description, created_by=created_by)
             if bonus is not None:
-                services.balance_reverse_bonus(entry=bonus, description=f"{description}: its promo code bonus",
-                                               created_by=created_by)
+                services.balance_reverse_bonus(
+                    entry=bonus, description=describe(ledger_texts.PROMO_BONUS_REVERSAL, description=description),
+                    created_by=created_by)
         return reversal
     except InsufficientFunds as error:
         _flag(entry, **{UNREVERSED_FLAG: True, "stars_refunded_at": timezone.now().isoformat()})
         logger.warning("Stars payment %s refunded but its coins were spent; entry #%s flagged",
                        charge_id_of(entry), entry.pk)
         raise RefundNotReversed(
-            f"Telegram refunded entry #{entry.pk}, but the user has only {error.balance} of the {owed} coins it "
-            "and its promo bonus credited: the entry is flagged for an operator's decision.") from None
+            _("Telegram refunded entry #%(entry)s, but the user has only %(balance)s of the %(owed)s coins it and its "
+              "promo bonus credited: the entry is flagged for an operator's decision.")
+            % {"entry": entry.pk, "balance": money(error.balance), "owed": money(owed)}) from None
 
 
 def stars_payment_refund(*, entry: Transaction | int, created_by: str) -> Transaction:
@@ -153,7 +158,7 @@ def stars_payment_refund(*, entry: Transaction | int, created_by: str) -> Transa
     if (reversal := Transaction.objects.filter(refund_of=entry).first()) is not None:
         if _owed(entry, payment_bonus_of(entry)):
             return _reverse_or_flag(entry, created_by=created_by,
-                                    description=f"Telegram Stars refund of entry #{entry.pk} by {created_by}")
+                                    description=describe(ledger_texts.STARS_REFUND, entry=entry.pk, author=created_by))
         return reversal
     owed = _owed(entry, payment_bonus_of(entry))
     balance = balance_get(user=entry.user_id)
@@ -162,7 +167,7 @@ def stars_payment_refund(*, entry: Transaction | int, created_by: str) -> Transa
     telegram_user_id = (entry.extra_data or {}).get("telegram_user_id") or entry.user.telegram_id
     refund_star_payment(user_id=telegram_user_id, telegram_payment_charge_id=charge_id_of(entry))
     return _reverse_or_flag(entry, created_by=created_by,
-                            description=f"Telegram Stars refund of entry #{entry.pk} by {created_by}")
+                            description=describe(ledger_texts.STARS_REFUND, entry=entry.pk, author=created_by))
 
 
 def stars_refund_record(*, telegram_payment_charge_id: str, created_by: str = "telegram") -> Transaction | None:
@@ -178,7 +183,7 @@ def stars_refund_record(*, telegram_payment_charge_id: str, created_by: str = "t
         logger.warning("Refund of unknown Stars payment %s: nothing to reverse", telegram_payment_charge_id)
         return None
     return _reverse_or_flag(entry, created_by=created_by,
-                            description="Telegram Stars payment refunded outside the bot")
+                            description=ledger_texts.STARS_REFUND_OUTSIDE)
 
 
 # --- reconciliation ---------------------------------------------------------------------------------------------
@@ -249,7 +254,8 @@ def _credit_missing(payment: TelegramPayment, *, created_by: str) -> Transaction
     amount = package.total_credits if package else Decimal(payment.stars)
     return services.balance_credit(
         user=user, amount=amount, type=TransactionType.TOPUP, idempotency_key=f"{KEY_PREFIX}{payment.charge_id}",
-        description=f"Telegram Stars (reconciled): {package.title if package else f'{payment.stars} ⭐'}",
+        description=describe(ledger_texts.STARS_TOPUP_RECONCILED,
+                             package=package.title if package else f"{payment.stars} ⭐"),
         created_by=created_by,
         extra_data={
             "telegram_payment_charge_id": payment.charge_id, "invoice_payload": payment.payload,

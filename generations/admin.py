@@ -110,7 +110,7 @@ class AvatarAdmin(BigTableAdminMixin, admin.ModelAdmin):
             return queryset.filter(user__telegram_id=int(term)), False
         return super().get_search_results(request, queryset, term)
 
-    @admin.display(description="task")
+    @admin.display(description=_("task"))
     def task(self, avatar: Avatar) -> str:
         return _task_link(avatar)
 
@@ -140,7 +140,7 @@ class ImageGenerationAdmin(BigTableAdminMixin, admin.ModelAdmin):
             return queryset.filter(user__telegram_id=int(term)), False
         return super().get_search_results(request, queryset, term)
 
-    @admin.display(description="task")
+    @admin.display(description=_("task"))
     def task(self, generation: ImageGeneration) -> str:
         return _task_link(generation)
 
