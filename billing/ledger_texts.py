@@ -11,7 +11,6 @@ import re
 
 from django.utils.translation import gettext, gettext_noop
 
-# Tried in this order: the bonus suffix first, since its inner text may itself be any of the others.
 PROMO_BONUS_REVERSAL = gettext_noop("%(description)s: its promo code bonus")
 AVATAR_TRAINING = gettext_noop("Avatar training: %(name)s")
 AVATAR_TRAINING_REFUND = gettext_noop("Refund: avatar training failed (%(name)s)")
@@ -49,7 +48,14 @@ def _pattern(template: str) -> re.Pattern:
     return re.compile("".join(parts), re.DOTALL)
 
 
-_PATTERNS = [(template, _pattern(template)) for template in TEMPLATES]
+def _matching_order(template: str) -> tuple:
+    """Texts without values first, then the bonus suffix (its inner text may be any of the others), then the
+    longer fixed parts first ("Promo code bonus on a top-up" is no "Promo code %(code)s")."""
+    return (bool(_PLACEHOLDER.search(template)), template != PROMO_BONUS_REVERSAL,
+            -len(_PLACEHOLDER.sub("", template)))
+
+
+_PATTERNS = [(template, _pattern(template)) for template in sorted(TEMPLATES, key=_matching_order)]
 
 
 def description_display(text: str) -> str:
