@@ -94,7 +94,7 @@ class UserAdmin(BigTableAdminMixin, admin.ModelAdmin):
     )
     fields = readonly_fields
 
-    @admin.display(description=_("name"))
+    @admin.display(description=_("full name"))
     def full_name(self, user: User) -> str:
         return user.full_name
 
