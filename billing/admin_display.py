@@ -14,16 +14,14 @@ from billing.ledger_texts import description_display
 
 
 def money_column(field: str, *, description, signed: bool = False, sortable: bool = True):
-    """A display of the money field (or property) ``field``, a path with ``__`` followed; the admin's empty
-    value (a dash) when None (a read-only field would show "None")."""
+    """A display of the money field (or property) ``field``; the admin's empty value (a dash) when None, where a
+    read-only field would show "None"."""
 
     @admin.display(description=description, ordering=field if sortable else None)
     def display(model_admin, obj):
-        value = obj
-        for part in field.split("__"):
-            value = getattr(value, part, None)
-            if value is None:
-                return model_admin.get_empty_value_display()
+        value = getattr(obj, field)
+        if value is None:
+            return model_admin.get_empty_value_display()
         return signed_money(value) if signed else money(value)
 
     return display

@@ -105,7 +105,8 @@ def stats_collect(*, days: int = DAYS, today: date | None = None) -> dict:
 def svg_bar_chart(points: list[tuple[object, Decimal | int]], *, title: str, width: int = 600,
                   height: int = 140) -> SafeString:
     """A bar chart as inline SVG; every bar has a tooltip with its label and value."""
-    top = max((float(value) for _label, value in points), default=0) or 1
+    peak = max((value for _label, value in points), default=0)
+    top = max(float(peak), 0) or 1
     gap = 2
     bar_width = max((width - gap * len(points)) / max(len(points), 1), 1)
     bars = []
@@ -123,16 +124,12 @@ def svg_bar_chart(points: list[tuple[object, Decimal | int]], *, title: str, wid
         '<svg xmlns="http://www.w3.org/2000/svg" class="stats-chart" role="img" aria-label="{}" '
         'viewBox="0 0 {} {}" width="100%" height="{}" preserveAspectRatio="none">'
         '<text x="0" y="12" font-size="12" fill="#666">{}</text>{}</svg>',
-        title, width, height, height, _("max %(value)s") % {"value": _format_number(top)}, body,
+        title, width, height, height, _("max %(value)s") % {"value": figure(peak)}, body,
     )
 
 
 def _label(label) -> str:
     return formats.date_format(label, "SHORT_DATE_FORMAT") if isinstance(label, date) else str(label)
-
-
-def _format_number(value: float) -> str:
-    return figure(int(value) if value == int(value) else Decimal(f"{value:.2f}"))
 
 
 # The aggregates over a big ledger take tens of milliseconds each; operators refreshing the page (and several
