@@ -8,7 +8,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from billing import ledger_texts
 from billing.exceptions import ChargeMismatch, IdempotencyConflict, InsufficientFunds, InvalidAmount, NotRefundable
+from billing.ledger_texts import describe
 from billing.models import Transaction, TransactionStatus, TransactionType, UserBalance
 from billing.selectors import reversal_chain_end
 
@@ -224,7 +226,7 @@ def _reverse(original: Transaction, *, type: str, description: str, created_by: 
         return existing
     return _apply(
         user_id=original.user_id, amount=-original.amount, type=type,
-        description=description or f"Reversal of entry #{original.pk}", idempotency_key=None,
+        description=description or describe(ledger_texts.REVERSAL, entry=original.pk), idempotency_key=None,
         created_by=created_by, extra_data={"reverses": original.pk}, refund_of=original,
     )
 
@@ -255,7 +257,7 @@ def ledger_record_opening_balances(*, created_by: str = "system", batch_size: in
         for user_id, coins in pending.iterator(chunk_size=batch_size):
             batch.append(Transaction(
                 user_id=user_id, amount=coins, type=TransactionType.OPENING_BALANCE,
-                status=TransactionStatus.COMPLETED, description="Balance carried over from the earlier service",
+                status=TransactionStatus.COMPLETED, description=ledger_texts.OPENING_BALANCE,
                 balance_after=coins, idempotency_key=f"opening_balance:{user_id}", created_by=created_by[:150],
             ))
             if len(batch) >= batch_size:
