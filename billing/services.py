@@ -139,9 +139,9 @@ WITH balance AS (
 ), entry AS (
     INSERT INTO transactions (user_id, amount, type, status, description, extra_data, balance_after,
                               idempotency_key, refund_of_id, created_by, created_at)
-    SELECT %(user_id)s::uuid, %(amount)s::numeric, %(type)s::varchar, %(status)s::varchar,
-           %(description)s::varchar, %(extra_data)s::jsonb, coins, %(idempotency_key)s::varchar,
-           %(refund_of_id)s::bigint, %(created_by)s::varchar, %(created_at)s::timestamptz
+    SELECT %(user_id)s::uuid, %(amount)s::numeric, %(type)s::varchar, '{status}', %(description)s::varchar,
+           %(extra_data)s::jsonb, coins, %(idempotency_key)s::varchar, %(refund_of_id)s::bigint,
+           %(created_by)s::varchar, %(created_at)s::timestamptz
     FROM moved
     RETURNING id, balance_after
 )
@@ -151,7 +151,9 @@ _KEY_GATE = "\n      AND NOT EXISTS (SELECT FROM transactions WHERE idempotency_
 _REVERSAL_GATE = "\n      AND NOT EXISTS (SELECT FROM transactions WHERE refund_of_id = %(refund_of_id)s::bigint)"
 # By (has a key, is a reversal). Without either nothing can conflict, and the statement skips the look-ups.
 _LEDGER_WRITES = {
-    (keyed, reversal): _LEDGER_WRITE.format(gate=(_KEY_GATE if keyed else "") + (_REVERSAL_GATE if reversal else ""))
+    (keyed, reversal): _LEDGER_WRITE.format(
+        gate=(_KEY_GATE if keyed else "") + (_REVERSAL_GATE if reversal else ""), status=TransactionStatus.COMPLETED,
+    )
     for keyed in (False, True) for reversal in (False, True)
 }
 _EXTRA_DATA = Transaction._meta.get_field("extra_data")
@@ -214,7 +216,12 @@ def _execute(db, sql: str, params: dict) -> tuple:
     db.validate_thread_sharing()
     if (cursor := _CURSORS.get(db.connection)) is None:
         cursor = _CURSORS[db.connection] = psycopg.Cursor(db.connection)
-    (db.make_debug_cursor(cursor) if db.queries_logged else db.make_cursor(cursor)).execute(sql, params)
+    if db.queries_logged or db.execute_wrappers:
+        (db.make_debug_cursor(cursor) if db.queries_logged else db.make_cursor(cursor)).execute(sql, params)
+    else:  # what Django's CursorWrapper.execute does then, without building one per call
+        db.validate_no_broken_transaction()
+        with db.wrap_database_errors:
+            cursor.execute(sql, params)
     return cursor.fetchone()
 
 
