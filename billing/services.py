@@ -214,8 +214,8 @@ def _execute(db, sql: str, params: dict) -> tuple:
     db.close_if_health_check_failed()
     db.ensure_connection()
     db.validate_thread_sharing()
-    if (cursor := _CURSORS.get(db.connection)) is None:
-        cursor = _CURSORS[db.connection] = psycopg.Cursor(db.connection)
+    if (cursor := _CURSORS.get(db)) is None or cursor.connection is not db.connection:
+        cursor = _CURSORS[db] = psycopg.Cursor(db.connection)
     if db.queries_logged or db.execute_wrappers:
         (db.make_debug_cursor(cursor) if db.queries_logged else db.make_cursor(cursor)).execute(sql, params)
     else:  # what Django's CursorWrapper.execute does then, without building one per call
@@ -225,7 +225,9 @@ def _execute(db, sql: str, params: dict) -> tuple:
     return cursor.fetchone()
 
 
-_CURSORS: "weakref.WeakKeyDictionary[psycopg.Connection, psycopg.Cursor]" = weakref.WeakKeyDictionary()
+# Django's connection object (one per thread and alias) -> a cursor on its current database connection. Keyed by
+# Django's object, not psycopg's: the cursor refers to its psycopg connection, which would never be freed.
+_CURSORS: "weakref.WeakKeyDictionary[object, psycopg.Cursor]" = weakref.WeakKeyDictionary()
 
 
 def balance_credit(

@@ -72,17 +72,17 @@ def backend_cpu(pid: int) -> float:
 
 def worker(mode: str, user_ids: list[str], ops: list[tuple[int, Decimal]], dsn: str, keyed: bool, tag: str,
            barrier, results, profile: bool = False) -> None:
-    if profile:  # cProfile of this worker, printed when it ends (--profile: worker 0 of the services mode)
+    if profile:  # cProfile of this worker's CPU time, printed when it ends (--profile: worker 0 of services)
         import cProfile
         import pstats
 
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.process_time)
         profiler.enable()
         try:
             return worker(mode, user_ids, ops, dsn, keyed, tag, barrier, results)
         finally:
             profiler.disable()
-            pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(25)
     from django.db import connection
 
     if mode == "services":

@@ -224,3 +224,20 @@ def test_a_debit_that_meets_a_concurrent_credit_never_overdraws_nor_fails(make_u
         assert outcome["result"].balance_after == Decimal("9")
         assert balance_get(user=user) == Decimal("9")
     assert list(ledger_mismatches()) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_closed_connection_is_not_kept_alive_by_the_ledger(make_user):
+    # The bot opens a connection per update: whatever the ledger keeps per connection must go with it.
+    import gc
+    import weakref
+
+    user = make_user()
+    services.balance_credit(user=user, amount=1)
+    closed = weakref.ref(connection.connection)
+    connection.close()
+    services.balance_credit(user=user, amount=1)
+    gc.collect()
+    assert closed() is None
+    assert balance_get(user=user) == Decimal("2")
