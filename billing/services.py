@@ -1,9 +1,10 @@
 """Every change of a balance. Each locks the user's balance row, re-checks under the lock, appends one ledger
 entry carrying the balance after it, and never goes below zero; all of it or nothing.
 
-On PostgreSQL that is ONE statement in one round trip (``_LEDGER_WRITE``): the write contends for a balance
-row, so its lock must be held for as little as possible, i.e. not across round trips and the Python between
-them. SQLite (tests, development) runs the same steps as ORM queries in ``transaction.atomic()``.
+On PostgreSQL that is ONE statement in one round trip (``_LEDGER_WRITE``): writes of one user contend for the
+balance row, so its lock must not be held across round trips and the Python between them (issue 18: the
+locked ORM version ran at 0.07x a bare UPDATE; see bench/ledger_contention). SQLite (tests, development) runs
+the same steps as ORM queries in ``transaction.atomic()``.
 """
 
 import weakref
@@ -124,11 +125,14 @@ def _apply_locked(new: dict) -> Transaction:
 
 # The whole of ``_apply`` as one PostgreSQL statement. ``moved`` is the lock and the check under it: the UPDATE
 # waits for a concurrent writer of the row and then re-evaluates its WHERE on the committed coins (READ
-# COMMITTED), so the balance never goes below zero; with a key (or as a reversal) it moves nothing if the key
-# (the reversal) is already in the statement's snapshot. A concurrent writer of the same key that committed
-# after the snapshot is caught by the unique index: the INSERT fails and the statement, being one, leaves
-# nothing behind. ``entry`` is written only by a move. One row back: the coins in the snapshot (NULL: no
+# COMMITTED), so the balance never goes below zero. A row whose coins in the statement's snapshot do not suffice
+# is refused without waiting: that debit comes before a credit still uncommitted then. With a key (or as a
+# reversal) nothing moves if the key (the reversal) is in the snapshot; a concurrent writer of the same key that
+# committed after the snapshot is caught by the unique index: the INSERT fails and the statement, being one,
+# leaves nothing behind. ``entry`` is written only by a move. One row back: the coins in the snapshot (NULL: no
 # balance row yet), the new entry's id and the balance after it (NULL: nothing moved).
+# (A ``SELECT ... FOR UPDATE`` of the row in the same statement, for the entry to read, is NOT an equivalent
+# lock: the UPDATE then adds to the coins of the snapshot's row version, and a debit can overdraw.)
 _LEDGER_WRITE = """
 WITH balance AS (
     SELECT coins FROM user_balances WHERE user_id = %(user_id)s::uuid
