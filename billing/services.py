@@ -202,7 +202,7 @@ def _write(db, new: dict) -> tuple[Decimal | None, Transaction | None]:
     # extra_data as Django's JSONField encodes it (json.dumps with the field's encoder), sent as text for the
     # ::jsonb cast: psycopg's Jsonb adapter costs several times the encoding on this path.
     params = {**new, "extra_data": json.dumps(new["extra_data"], cls=_EXTRA_DATA.encoder)}
-    if db.in_atomic_block and (keyed or reversal):
+    if (keyed or reversal) and not db.get_autocommit():
         with transaction.atomic(using=db.alias):
             seen, entry_id, balance_after = _execute(db, _LEDGER_WRITES[keyed, reversal], params)
     else:

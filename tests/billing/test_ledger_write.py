@@ -241,3 +241,19 @@ def test_a_closed_connection_is_not_kept_alive_by_the_ledger(make_user):
     gc.collect()
     assert closed() is None
     assert balance_get(user=user) == Decimal("2")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_balance_change_is_one_query_and_a_repeated_key_one_more(make_user):
+    from django.test.utils import CaptureQueriesContext
+
+    user = make_user()
+    services.balance_credit(user=user, amount=10)
+    with CaptureQueriesContext(connection) as queries:
+        services.balance_debit(user=user, amount=3, idempotency_key="job-1")
+    assert len(queries) == 1, [q["sql"] for q in queries]
+    with CaptureQueriesContext(connection) as queries:
+        services.balance_debit(user=user, amount=3, idempotency_key="job-1")
+    assert len(queries) == 2, [q["sql"] for q in queries]
+    assert balance_get(user=user) == Decimal("7")
