@@ -69,7 +69,7 @@ def _applied_before(new: dict) -> Transaction | None:
     it reverses; ``IdempotencyConflict`` if the key is another user's."""
     if new["idempotency_key"]:
         earlier = Transaction.objects.filter(idempotency_key=new["idempotency_key"]).first()
-        if earlier is not None and str(earlier.user_id) != str(new["user_id"]):
+        if earlier is not None and earlier.user_id != Transaction._meta.get_field("user").to_python(new["user_id"]):
             raise IdempotencyConflict(f"Idempotency key {new['idempotency_key']!r} belongs to another user's entry.")
         if earlier is not None:
             return earlier
