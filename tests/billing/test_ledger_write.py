@@ -74,6 +74,15 @@ def test_a_key_of_another_user_moves_none_of_the_callers_money(make_user):
     assert Transaction.objects.filter(user=other).count() == 1
 
 
+@pytest.mark.django_db
+def test_a_repeated_key_is_the_same_users_whichever_way_the_user_is_given(make_user):
+    user = make_user()
+    first = services.balance_credit(user=user, amount=5, idempotency_key="pay-1")
+    again = services.balance_credit(user=str(user.pk).upper(), amount=5, idempotency_key="pay-1")
+    assert again.pk == first.pk
+    assert balance_get(user=user) == Decimal("5")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_inside_a_transaction_that_rolls_back_nothing_of_the_ledger_stays(make_user):
     user, newcomer = make_user(), make_user()
