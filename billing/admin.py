@@ -8,6 +8,7 @@ A package defines how many coins its Stars buy, so adding or changing one needs 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -16,7 +17,10 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from billing import stars
+from billing.admin_display import entry_amount, entry_author, entry_balance_after, entry_description, money_column
 from billing.exceptions import BillingError
+from billing.flagged import reason_display
+from billing.formats import count
 from billing.models import FlaggedPayment, TopUpPackage, Transaction, TransactionType, UserBalance
 from billing.selectors import reversal_live
 from config.admin_tools import BigTableAdminMixin, can_move_money, csv_streaming_response
@@ -43,7 +47,8 @@ class ViewOnlyAdmin(admin.ModelAdmin):
 @admin.register(Transaction)
 class TransactionAdmin(BigTableAdminMixin, ViewOnlyAdmin):
     list_display = (
-        "id", "created_at", "user", "type", "status", "amount", "balance_after", "description", "created_by",
+        "id", "created_at", "user", "type", "status", "amount_display", "balance_after_display",
+        "description_display", "author_display",
     )
     list_filter = ("type", "status", "created_at")
     date_hierarchy = "created_at"
@@ -52,10 +57,14 @@ class TransactionAdmin(BigTableAdminMixin, ViewOnlyAdmin):
     search_help_text = _("A Telegram id (exact), or part of the description, author or idempotency key.")
     ordering = ("-created_at", "-id")
     fields = (
-        "user", "amount", "type", "status", "balance_after", "description", "created_by", "created_at",
-        "idempotency_key", "refund_of", "extra_data",
+        "user", "amount_display", "type", "status", "balance_after_display", "description_display",
+        "author_display", "created_at", "idempotency_key", "refund_of", "extra_data",
     )
     readonly_fields = fields
+    author_display = entry_author
+    amount_display = entry_amount
+    balance_after_display = entry_balance_after
+    description_display = entry_description
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -116,11 +125,12 @@ class TransactionAdmin(BigTableAdminMixin, ViewOnlyAdmin):
 
 @admin.register(UserBalance)
 class UserBalanceAdmin(BigTableAdminMixin, ViewOnlyAdmin):
-    list_display = ("user", "coins", "updated_at")
+    list_display = ("user", "coins_display", "updated_at")
     list_select_related = ("user",)
     ordering = ("-coins",)
     search_fields = ("user__username",)
-    fields = readonly_fields = ("user", "coins", "created_at", "updated_at")
+    fields = readonly_fields = ("user", "coins_display", "created_at", "updated_at")
+    coins_display = money_column("coins", description=_("coins"))
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip().lstrip("@")
@@ -131,10 +141,20 @@ class UserBalanceAdmin(BigTableAdminMixin, ViewOnlyAdmin):
 
 @admin.register(TopUpPackage)
 class TopUpPackageAdmin(admin.ModelAdmin):
-    list_display = ("title", "stars", "credits", "bonus_credits", "total_credits", "is_active", "sort_order")
+    list_display = ("title", "stars_display", "credits_display", "bonus_credits_display", "total_credits_display",
+                    "is_active", "sort_order")
     list_editable = ("is_active", "sort_order")
     list_filter = ("is_active",)
     ordering = ("sort_order", "stars")
+    # Amounts typed the operator's way: "12,5" as well as "12.5".
+    formfield_overrides = {models.DecimalField: {"localize": True}}
+    credits_display = money_column("credits", description=_("coins"))
+    bonus_credits_display = money_column("bonus_credits", description=_("bonus coins"))
+    total_credits_display = money_column("total_credits", description=_("coins in total"), sortable=False)
+
+    @admin.display(description=_("price in Telegram Stars"), ordering="stars")
+    def stars_display(self, package: TopUpPackage) -> str:
+        return count(package.stars)
 
     def has_add_permission(self, request):
         return super().has_add_permission(request) and can_move_money(request)
@@ -153,8 +173,12 @@ class FlaggedPaymentAdmin(ViewOnlyAdmin):
     adjustment on the payer's balance, or a refund of the Stars)."""
 
     list_display = ("created_at", "telegram_payment_charge_id", "payer_telegram_id", "currency", "total_amount",
-                    "reason")
+                    "reason_shown")
     search_fields = ("=telegram_payment_charge_id", "=payer_telegram_id")
     fields = readonly_fields = ("telegram_payment_charge_id", "payer_telegram_id", "payload", "currency",
-                                "total_amount", "reason", "created_at")
+                                "total_amount", "reason_shown", "created_at")
     ordering = ("-created_at",)
+
+    @admin.display(description=_("reason"))
+    def reason_shown(self, flagged: FlaggedPayment) -> str:
+        return reason_display(flagged.reason)

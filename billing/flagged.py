@@ -6,25 +6,38 @@ Flagged payments). ``promocodes.services.purchase_complete`` checks each ``succe
 
 import logging
 
+from django.utils.translation import gettext_noop
+
+from billing.ledger_texts import StoredTexts, describe
 from billing.models import FlaggedPayment
 
 logger = logging.getLogger(__name__)
 
 STARS_CURRENCY = "XTR"
+# Reasons are stored in English and shown in the operator's language (``reason_display``).
+NOT_STARS = gettext_noop("paid in %(currency)s, not XTR")
+ANOTHER_PAYER = gettext_noop("the invoice is for Telegram user %(invoiced)s, paid by %(payer)s")
+ANOTHER_PRICE = gettext_noop("paid %(paid)s XTR, the invoice's price is %(price)s")
+REASONS = StoredTexts((NOT_STARS, ANOTHER_PAYER, ANOTHER_PRICE))
 
 
 def payment_mismatch(*, payer_telegram_id: int, payload: str, currency: str, total_amount: int) -> str | None:
     """Why a paid invoice must not be credited, or None: the currency is not Stars, or the bot's payload
     (``topup:<telegram id>:<package id>:<stars>:<discount>[:<nonce>]``) names another payer or another price."""
     if currency != STARS_CURRENCY:
-        return f"paid in {currency!r}, not {STARS_CURRENCY}"
+        return describe(NOT_STARS, currency=repr(currency))
     parts = (payload or "").split(":")
     if len(parts) in (5, 6) and parts[0] == "topup":
         if parts[1] != str(payer_telegram_id):
-            return f"the invoice is for Telegram user {parts[1]}, paid by {payer_telegram_id}"
+            return describe(ANOTHER_PAYER, invoiced=parts[1], payer=payer_telegram_id)
         if parts[3] != str(total_amount):
-            return f"paid {total_amount} {STARS_CURRENCY}, the invoice's price is {parts[3]}"
+            return describe(ANOTHER_PRICE, paid=total_amount, price=parts[3])
     return None
+
+
+def reason_display(reason: str) -> str:
+    """A stored reason in the active language."""
+    return REASONS.display(reason)
 
 
 def stars_payment_flag(*, telegram_payment_charge_id: str, payer_telegram_id: int, payload: str, currency: str,

@@ -4,6 +4,7 @@ Broadcasts live in the ``broadcasts`` app."""
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -18,6 +19,8 @@ class ProcessedUpdate(models.Model):
 
     class Meta:
         db_table = "bot_processed_updates"
+        verbose_name = _("handled update")
+        verbose_name_plural = _("handled updates")
 
 
 class FailedUpdateResolution(models.TextChoices):
@@ -50,4 +53,4 @@ class FailedUpdate(models.Model):
         ordering = ["-last_failed_at"]
 
     def __str__(self) -> str:
-        return f"update {self.update_id}"
+        return gettext("Update %(id)s") % {"id": self.update_id}

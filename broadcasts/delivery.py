@@ -23,6 +23,7 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.services import user_mark_bot_blocked
 from broadcasts import conf
@@ -30,7 +31,8 @@ from broadcasts.models import Broadcast, BroadcastRecipient, BroadcastStatus, Re
 from broadcasts.selectors import broadcast_content, broadcast_get_locked
 from broadcasts.types import BatchResult, Claim, Target
 
-INTERRUPTED = "interrupted, delivery unknown"
+# Stored on recipient rows in English; the admin shows it translated (services.STORED_ERRORS).
+INTERRUPTED = gettext_noop("interrupted, delivery unknown")
 
 
 @transaction.atomic
@@ -100,7 +102,7 @@ def broadcast_record_batch(*, broadcast_id: int, result: BatchResult) -> None:
 
 def _pause_for(broadcast_id: int, reason: str, *, forget_photo: bool) -> None:
     """Pause a running broadcast by itself, telling the operator why; workers stop after their batch."""
-    changes = {"status": BroadcastStatus.PAUSED, "last_error": f"{timezone.now():%Y-%m-%d %H:%M} {reason}"}
+    changes = {"status": BroadcastStatus.PAUSED, "last_error": f"{timezone.localtime():%Y-%m-%d %H:%M} {reason}"}
     if forget_photo:
         changes["photo_file_id"] = ""  # a refused file_id must not be reused: upload the photo again on resume
     Broadcast.objects.filter(pk=broadcast_id, status=BroadcastStatus.RUNNING).update(**changes)

@@ -3,7 +3,7 @@ the sender raises ``TelegramConfigError`` when there is no bot to send with."""
 
 
 class BroadcastError(Exception):
-    """Base of the broadcast errors (shown to the operator as they are)."""
+    """Base of the broadcast errors (shown to the operator as they are, in the language active when raised)."""
 
 
 class BroadcastInvalid(BroadcastError):

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from broadcasts.exceptions import BroadcastInvalid
@@ -20,7 +21,7 @@ def parse_telegram_ids(text: str) -> list[int]:
     tokens = [t for t in re.split(r"[\s,;]+", text or "") if t]
     bad = [t for t in tokens if not t.lstrip("-").isdigit()]
     if bad:
-        raise BroadcastInvalid(f"Not Telegram ids: {', '.join(bad[:5])}")
+        raise BroadcastInvalid(_("Not Telegram ids: %(ids)s") % {"ids": ", ".join(bad[:5])})
     return sorted({int(t) for t in tokens})
 
 
@@ -39,15 +40,15 @@ def broadcast_audience(*, broadcast: Broadcast) -> QuerySet[User]:
         return users.filter(balance__coins__gt=0)
     if audience == BroadcastAudience.INACTIVE:
         if not broadcast.inactive_days:
-            raise BroadcastInvalid("Set the number of days for the 'inactive' audience.")
+            raise BroadcastInvalid(_("Set the number of days for the “inactive” audience."))
         since = timezone.now() - timedelta(days=broadcast.inactive_days)
         return users.filter(Q(last_activity_at__lt=since) | Q(last_activity_at__isnull=True))
     if audience == BroadcastAudience.TELEGRAM_IDS:
         ids = parse_telegram_ids(broadcast.telegram_ids)
         if not ids:
-            raise BroadcastInvalid("The list of Telegram ids is empty.")
+            raise BroadcastInvalid(_("The list of Telegram ids is empty."))
         return users.filter(telegram_id__in=ids)
-    raise BroadcastInvalid(f"Unknown audience {audience!r}.")
+    raise BroadcastInvalid(_("Unknown audience %(audience)s.") % {"audience": repr(audience)})
 
 
 def broadcast_unknown_telegram_ids(*, broadcast: Broadcast) -> list[int]:

@@ -9,13 +9,18 @@ from html.parser import HTMLParser
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from broadcasts import tasks
+from broadcasts.delivery import INTERRUPTED
 from broadcasts.exceptions import BroadcastAlreadyRunning, BroadcastInvalid, BroadcastStateError
 from broadcasts.models import Broadcast, BroadcastRecipient, BroadcastStatus, RecipientStatus
 from broadcasts.selectors import broadcast_audience, broadcast_get_locked
 
-BLOCKED_BEFORE = "blocked the bot before the broadcast"
+# Stored on recipient rows in English; the admin shows them translated (STORED_ERRORS).
+BLOCKED_BEFORE = gettext_noop("blocked the bot before the broadcast")
+STORED_ERRORS = frozenset({INTERRUPTED, BLOCKED_BEFORE})
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 _CHUNK = 1000
@@ -36,25 +41,25 @@ class _TelegramHTML(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         if tag not in TELEGRAM_TAGS:
-            self.errors.append(f"<{tag}> is not supported by Telegram")
+            self.errors.append(_("<%(tag)s> is not supported by Telegram") % {"tag": tag})
         else:
             self.open.append(tag)
 
     def handle_startendtag(self, tag, attrs):
-        self.errors.append(f"<{tag}/> is not supported by Telegram (use a line break)")
+        self.errors.append(_("<%(tag)s/> is not supported by Telegram (use a line break)") % {"tag": tag})
 
     def handle_endtag(self, tag):
         if self.open and self.open[-1] == tag:
             self.open.pop()
         else:
-            self.errors.append(f"</{tag}> does not close the last open tag")
+            self.errors.append(_("</%(tag)s> does not close the last open tag") % {"tag": tag})
 
 
 def telegram_html_errors(text: str) -> list[str]:
     checker = _TelegramHTML()
     checker.feed(text)
     checker.close()
-    return checker.errors + [f"<{tag}> is never closed" for tag in reversed(checker.open)]
+    return checker.errors + [_("<%(tag)s> is never closed") % {"tag": tag} for tag in reversed(checker.open)]
 
 
 def broadcast_validate(*, broadcast: Broadcast) -> None:
@@ -62,14 +67,16 @@ def broadcast_validate(*, broadcast: Broadcast) -> None:
     text and link, the audience must be well defined."""
     text = (broadcast.text or "").strip()
     if not text:
-        raise BroadcastInvalid("The message text is empty.")
+        raise BroadcastInvalid(_("The message text is empty."))
     if errors := telegram_html_errors(text):
-        raise BroadcastInvalid("The text is not valid Telegram HTML: " + "; ".join(errors[:3]) + ".")
+        raise BroadcastInvalid(_("The text is not valid Telegram HTML: %(errors)s.")
+                               % {"errors": "; ".join(errors[:3])})
     limit = CAPTION_LIMIT if broadcast.photo else TEXT_LIMIT
     if len(text) > limit:
-        raise BroadcastInvalid(f"The text is {len(text)} characters long; Telegram allows {limit} here.")
+        raise BroadcastInvalid(_("The text is %(length)d characters long; Telegram allows %(limit)d here.")
+                               % {"length": len(text), "limit": limit})
     if bool(broadcast.button_text) != bool(broadcast.button_url):
-        raise BroadcastInvalid("A button needs both its text and its link.")
+        raise BroadcastInvalid(_("A button needs both its text and its link."))
     broadcast_audience(broadcast=broadcast)
 
 
@@ -81,7 +88,8 @@ def _enqueue_delivery(broadcast_id: int) -> None:
 def _refuse_second_running(broadcast: Broadcast) -> None:
     other = Broadcast.objects.filter(status=BroadcastStatus.RUNNING).exclude(pk=broadcast.pk).first()
     if other is not None:
-        raise BroadcastAlreadyRunning(f"Broadcast #{other.pk} ({other}) is running; pause or cancel it first.")
+        raise BroadcastAlreadyRunning(_("Broadcast #%(id)s (%(title)s) is running; pause or cancel it first.")
+                                      % {"id": other.pk, "title": other})
 
 
 def _save_running(broadcast: Broadcast, fields: list[str]) -> None:
@@ -91,7 +99,7 @@ def _save_running(broadcast: Broadcast, fields: list[str]) -> None:
         with transaction.atomic():
             broadcast.save(update_fields=fields)
     except IntegrityError:
-        raise BroadcastAlreadyRunning("Another broadcast is running; pause or cancel it first.") from None
+        raise BroadcastAlreadyRunning(_("Another broadcast is running; pause or cancel it first.")) from None
 
 
 @transaction.atomic
@@ -102,12 +110,13 @@ def broadcast_start(*, broadcast: Broadcast | int, started_by: str = "") -> Broa
     """
     broadcast = broadcast_get_locked(broadcast=broadcast)
     if broadcast.status != BroadcastStatus.DRAFT:
-        raise BroadcastStateError(f"Only a draft can be started; this broadcast is {broadcast.get_status_display()}.")
+        raise BroadcastStateError(_("Only a draft can be started; this broadcast is %(status)s.")
+                                  % {"status": broadcast.get_status_display()})
     broadcast_validate(broadcast=broadcast)
     _refuse_second_running(broadcast)
     created = _create_recipients(broadcast)
     if not created:
-        raise BroadcastInvalid("Nobody matches the chosen audience.")
+        raise BroadcastInvalid(_("Nobody matches the chosen audience."))
     broadcast.status = BroadcastStatus.RUNNING
     broadcast.started_at = timezone.now()
     broadcast.next_slot_at = None
@@ -141,7 +150,7 @@ def broadcast_pause(*, broadcast: Broadcast | int) -> Broadcast:
     """Workers stop after the batch they are sending."""
     broadcast = broadcast_get_locked(broadcast=broadcast)
     if broadcast.status != BroadcastStatus.RUNNING:
-        raise BroadcastStateError("Only a running broadcast can be paused.")
+        raise BroadcastStateError(_("Only a running broadcast can be paused."))
     broadcast.status = BroadcastStatus.PAUSED
     broadcast.save(update_fields=["status"])
     return broadcast
@@ -151,7 +160,7 @@ def broadcast_pause(*, broadcast: Broadcast | int) -> Broadcast:
 def broadcast_resume(*, broadcast: Broadcast | int) -> Broadcast:
     broadcast = broadcast_get_locked(broadcast=broadcast)
     if broadcast.status != BroadcastStatus.PAUSED:
-        raise BroadcastStateError("Only a paused broadcast can be resumed.")
+        raise BroadcastStateError(_("Only a paused broadcast can be resumed."))
     _refuse_second_running(broadcast)
     broadcast.status = BroadcastStatus.RUNNING
     broadcast.last_error = ""  # the operator has dealt with it
@@ -165,7 +174,8 @@ def broadcast_cancel(*, broadcast: Broadcast | int) -> Broadcast:
     """Stop for good; rows not yet sent stay ``pending`` and are counted as left."""
     broadcast = broadcast_get_locked(broadcast=broadcast)
     if broadcast.status not in (BroadcastStatus.RUNNING, BroadcastStatus.PAUSED, BroadcastStatus.DRAFT):
-        raise BroadcastStateError(f"A {broadcast.get_status_display()} broadcast cannot be cancelled.")
+        raise BroadcastStateError(_("A broadcast that is %(status)s cannot be cancelled.")
+                                  % {"status": broadcast.get_status_display()})
     broadcast.status = BroadcastStatus.CANCELLED
     broadcast.finished_at = timezone.now()
     broadcast.save(update_fields=["status", "finished_at"])

@@ -5,14 +5,14 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     """The models of ``bot_broadcasts`` and ``bot_broadcast_recipients``, which the bot worker's migrations created
-    (botworker 0001-0004), enter this app's state; the database is not touched (botworker 0006 takes them out of
-    that app's state)."""
+    (botworker 0001-0004; 0006 gave their fields the labels they have here), enter this app's state; the database is
+    not touched (botworker 0007 takes them out of that app's state)."""
 
     initial = True
 
     dependencies = [
         ('accounts', '0002_project_tables_and_constraints'),
-        ('botworker', '0005_failed_updates_and_claim_done'),
+        ('botworker', '0006_verbose_names'),
     ]
 
     operations = [
@@ -31,7 +31,7 @@ class Migration(migrations.Migration):
                         ('inactive_days', models.PositiveIntegerField(blank=True, null=True, verbose_name='inactive for days')),
                         ('telegram_ids', models.TextField(blank=True, default='', help_text='For the list audience: ids separated by spaces, commas or lines.', verbose_name='Telegram ids')),
                         ('status', models.CharField(choices=[('draft', 'Draft'), ('running', 'Running'), ('paused', 'Paused'), ('cancelled', 'Cancelled'), ('completed', 'Completed')], default='draft', max_length=16, verbose_name='status')),
-                        ('task_id', models.CharField(blank=True, default='', help_text='The last delivery task.', max_length=64)),
+                        ('task_id', models.CharField(blank=True, default='', help_text='The last delivery task.', max_length=64, verbose_name='delivery task id')),
                         ('created_by', models.CharField(blank=True, default='', max_length=150, verbose_name='created by')),
                         ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created')),
                         ('started_at', models.DateTimeField(blank=True, null=True, verbose_name='started')),
@@ -52,15 +52,15 @@ class Migration(migrations.Migration):
                     name='BroadcastRecipient',
                     fields=[
                         ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                        ('telegram_id', models.BigIntegerField()),
-                        ('status', models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed'), ('blocked', 'Blocked the bot')], default='pending', max_length=16)),
-                        ('error', models.CharField(blank=True, default='', max_length=500)),
-                        ('message_id', models.BigIntegerField(blank=True, null=True)),
-                        ('attempts', models.PositiveSmallIntegerField(default=0)),
-                        ('sent_at', models.DateTimeField(blank=True, null=True)),
-                        ('updated_at', models.DateTimeField(auto_now=True)),
-                        ('broadcast', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='recipients', to='broadcasts.broadcast')),
-                        ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='broadcast_deliveries', to='accounts.user')),
+                        ('telegram_id', models.BigIntegerField(verbose_name='Telegram id')),
+                        ('status', models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed'), ('blocked', 'Blocked the bot')], default='pending', max_length=16, verbose_name='status')),
+                        ('error', models.CharField(blank=True, default='', max_length=500, verbose_name='error')),
+                        ('message_id', models.BigIntegerField(blank=True, null=True, verbose_name='message id')),
+                        ('attempts', models.PositiveSmallIntegerField(default=0, verbose_name='attempts')),
+                        ('sent_at', models.DateTimeField(blank=True, null=True, verbose_name='sent')),
+                        ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
+                        ('broadcast', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='recipients', to='broadcasts.broadcast', verbose_name='broadcast')),
+                        ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='broadcast_deliveries', to='accounts.user', verbose_name='user')),
                     ],
                     options={
                         'verbose_name': 'broadcast recipient',

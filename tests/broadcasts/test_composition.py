@@ -1,6 +1,7 @@
 """A composition Telegram would refuse is refused before anything is sent."""
 
 import pytest
+from django.utils import translation
 
 from broadcasts import services
 from broadcasts.exceptions import BroadcastInvalid
@@ -14,7 +15,7 @@ from broadcasts.models import Broadcast
     ("<b>open", "<b> is never closed"),
 ])
 def test_text_that_telegram_would_refuse_is_refused_before_sending(db, text, problem):
-    with pytest.raises(BroadcastInvalid, match=problem):
+    with translation.override("en"), pytest.raises(BroadcastInvalid, match=problem):
         services.broadcast_validate(broadcast=Broadcast(title="t", text=text))
 
 

@@ -6,7 +6,7 @@ class Migration(migrations.Migration):
     only; their tables, rows, constraints and indexes stay as they are."""
 
     dependencies = [
-        ('botworker', '0005_failed_updates_and_claim_done'),
+        ('botworker', '0006_verbose_names'),
         ('broadcasts', '0001_initial'),
     ]
 
