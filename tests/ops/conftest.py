@@ -4,7 +4,6 @@ import itertools
 
 import pytest
 
-from tests.botworker.conftest import bot_env  # noqa: F401  the end-to-end bot fixture (refunded_payment tests)
 from tests.support.botapi import TOKEN, FakeBotAPI
 
 _ids = itertools.count(810_000_000)
