@@ -61,7 +61,7 @@ def stars_credit_get(*, charge_id: str) -> Transaction | None:
     return Transaction.objects.filter(idempotency_key=stars_key(charge_id), type=TransactionType.TOPUP).first()
 
 
-def payment_bonus_of(entry: Transaction) -> Transaction | None:
+def payment_bonus_get(*, entry: Transaction) -> Transaction | None:
     """The promo code bonus credited with this Stars payment, if any."""
     charge_id = charge_id_of(entry)
     if not charge_id:

@@ -17,7 +17,7 @@ from payments.exceptions import (
 )
 from payments.invoices import STARS_CURRENCY, Invoice, invoice_parse
 from payments.keys import SETTLED_NOTE, bonus_key
-from payments.selectors import payment_bonus_of, stars_credit_get, topup_package_get_active
+from payments.selectors import payment_bonus_get, stars_credit_get, topup_package_get_active
 from payments.services.credit import payment_mismatch, stars_payment_flag, stars_topup_credit
 from promocodes.exceptions import DiscountHeld, DiscountUnavailable
 from promocodes.selectors import discounted_stars
@@ -119,7 +119,7 @@ def _purchase_already_credited(existing: Transaction, *, payer: User, invoice: I
         bonus = _purchase_settle_promos(payer, invoice=invoice, charge_id=charge_id, topup=existing)
         return PurchaseResult(topup=existing, bonus=bonus, balance=billing_selectors.balance_get(user=payer),
                               duplicate=False, settled_late=True)
-    return PurchaseResult(topup=existing, bonus=payment_bonus_of(existing),
+    return PurchaseResult(topup=existing, bonus=payment_bonus_get(entry=existing),
                           balance=billing_selectors.balance_get(user=payer), duplicate=True)
 
 
@@ -140,7 +140,7 @@ def _purchase_settle_promos(payer: User, *, invoice: Invoice, charge_id: str,
 
 def _credit_pending_bonuses(payer: User, *, charge_id: str, package_used: str,
                             topup: Transaction) -> Transaction | None:
-    if (done := payment_bonus_of(topup)) is not None:
+    if (done := payment_bonus_get(entry=topup)) is not None:
         return done  # this payment's bonus is in already: later activations wait for the next payment
     bonuses = promo_bonuses_consume(user=payer, used_for=package_used)
     if bonuses is None:

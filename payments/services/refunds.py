@@ -25,7 +25,7 @@ from billing.models import Transaction, TransactionType
 from billing.selectors import entries_reversed, reversal_live
 from payments.exceptions import NotAStarsPayment, RefundNotReversed, RefundUnconfirmed, StarsAPIError
 from payments.keys import PENDING_FLAG, UNREVERSED_FLAG, charge_id_of
-from payments.selectors import payment_bonus_of, stars_credit_get
+from payments.selectors import payment_bonus_get, stars_credit_get
 from payments.stars_api import refund_refused, refund_star_payment
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def _owed(entry: Transaction, bonus: Transaction | None) -> Decimal:
 
 def _reverse_together(entry: Transaction, *, created_by: str, description: str) -> Transaction:
     """Reverse the payment and its promo bonus together (each at most once), or neither (``InsufficientFunds``)."""
-    bonus = payment_bonus_of(entry)
+    bonus = payment_bonus_get(entry=entry)
     with transaction.atomic():
         reversal = billing_services.balance_reverse_payment(entry=entry, description=description,
                                                             created_by=created_by)
@@ -64,7 +64,7 @@ def _reverse_together(entry: Transaction, *, created_by: str, description: str) 
 
 def _reverse_or_flag(entry: Transaction, *, created_by: str, description: str) -> Transaction:
     """Reverse the payment and its promo bonus together, or neither and flag the entry."""
-    owed = _owed(entry, payment_bonus_of(entry))
+    owed = _owed(entry, payment_bonus_get(entry=entry))
     try:
         return _reverse_together(entry, created_by=created_by, description=description)
     except InsufficientFunds as error:
@@ -93,7 +93,7 @@ def stars_payment_refund(*, entry: Transaction | int, created_by: str) -> Transa
     if (reversal := reversal_live(entry=entry)) is not None:
         if (entry.extra_data or {}).get(PENDING_FLAG):
             return _ask_telegram(entry, reversal, created_by=created_by)
-        if _owed(entry, payment_bonus_of(entry)):
+        if _owed(entry, payment_bonus_get(entry=entry)):
             return _reverse_or_flag(entry, created_by=created_by, description=description)
         return reversal
     with transaction.atomic():
@@ -113,7 +113,7 @@ def _ask_telegram(entry: Transaction, reversal: Transaction, *, created_by: str)
             raise RefundUnconfirmed(f"Telegram did not confirm the refund ({error.description}); the coins stay "
                                     "taken back until it does: refund again.", error_code=error.error_code) from None
         with transaction.atomic():
-            for credit in (entry, payment_bonus_of(entry)):
+            for credit in (entry, payment_bonus_get(entry=entry)):
                 if credit is not None and (taken := reversal_live(entry=credit)) is not None:
                     billing_services.balance_reversal_undo(
                         entry=taken, created_by=created_by,
