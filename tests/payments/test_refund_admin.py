@@ -10,6 +10,7 @@ from django.urls import reverse
 from billing import services as billing_services
 from billing.models import Transaction, TransactionType
 from billing.selectors import balance_get
+from tests.payments.helpers import stars_topup
 from tests.support.botapi import TOKEN, FakeBotAPI
 
 
@@ -17,8 +18,7 @@ from tests.support.botapi import TOKEN, FakeBotAPI
 def entry(make_user):
     """A Stars payment of 100 coins, 30 of them spent: returns the spending entry."""
     user = make_user(username="payer")
-    billing_services.balance_credit(user=user, amount=100, type=TransactionType.TOPUP, idempotency_key="stars:c1",
-                                    extra_data={"telegram_payment_charge_id": "c1"})
+    stars_topup(user, "c1", coins="100")
     return billing_services.balance_debit(user=user, amount=30, description="an image")
 
 
@@ -40,7 +40,7 @@ def test_refund_button_needs_the_adjust_permission(staff_client, entry):
 
 
 @pytest.mark.django_db
-def test_refunding_spent_stars_is_refused_as_a_message(admin_client, entry):
+def test_refunding_spent_stars_is_refused_as_a_message(admin_client, entry, api):
     payment = Transaction.objects.get(type=TransactionType.TOPUP)
     page = admin_client.get(reverse("admin:billing_transaction_change", args=[payment.pk]))
     assert b"refund-stars-form" in page.content
@@ -49,6 +49,7 @@ def test_refunding_spent_stars_is_refused_as_a_message(admin_client, entry):
     assert response.status_code == 302
     assert [m.level_tag for m in get_messages(response.wsgi_request)] == ["error"]
     assert balance_get(user=entry.user) == Decimal("70")
+    assert api.calls_of("refundStarPayment") == []  # refused for the spent coins, before Telegram is asked
 
 
 @pytest.mark.django_db
