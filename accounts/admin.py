@@ -7,23 +7,21 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import GroupAdmin
-from django.contrib.auth.admin import UserAdmin as AuthUserAdmin
-from django.contrib.auth.models import Group
 from django.db.models import Q
 from django.template.response import TemplateResponse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts import services
 from accounts.models import User
 from billing import services as billing_services
+from billing.admin_display import entry_amount, entry_author, entry_balance_after, entry_description
 from billing.exceptions import BillingError
+from billing.formats import money, signed_money
 from billing.models import Transaction
 from billing.selectors import balance_get
-from config.admin_tools import BigTableAdminMixin, ReadOnlyInline, can_move_money, newest_rows_formset
+from config.admin_tools import BigTableAdminMixin, ReadOnlyInline, newest_rows_formset
 
 RECENT_ENTRIES = 20
 
@@ -47,16 +45,22 @@ class RecentLedgerInline(ReadOnlyInline):
     model = Transaction
     fk_name = "user"
     formset = newest_rows_formset(RECENT_ENTRIES)
-    fields = readonly_fields = ("created_at", "type", "amount", "balance_after", "status", "description", "created_by")
+    fields = readonly_fields = ("created_at", "type", "amount_display", "balance_after_display", "status",
+                                "description_display", "author_display")
     ordering = ("-created_at", "-id")
     show_change_link = True
     verbose_name_plural = _("latest ledger entries (the newest 20)")
+    amount_display = entry_amount
+    balance_after_display = entry_balance_after
+    description_display = entry_description
+    author_display = entry_author
 
 
 class AdjustBalanceForm(forms.Form):
     SIGNS = [("credit", _("Credit (add coins)")), ("debit", _("Debit (take coins)"))]
 
-    amount = forms.DecimalField(label=_("Amount"), min_value=Decimal("0.01"), max_digits=14, decimal_places=2)
+    amount = forms.DecimalField(label=_("Amount"), min_value=Decimal("0.01"), max_digits=14, decimal_places=2,
+                                localize=True)
     sign = forms.ChoiceField(label=_("Direction"), choices=SIGNS, widget=forms.RadioSelect, initial="credit")
     reason = forms.CharField(
         label=_("Reason"), max_length=500, help_text=_("Written to the ledger entry."),
@@ -91,11 +95,15 @@ class UserAdmin(BigTableAdminMixin, admin.ModelAdmin):
     )
     fields = readonly_fields
 
+    @admin.display(description=_("full name"))
+    def full_name(self, user: User) -> str:
+        return user.full_name
+
     @admin.display(description=_("balance"), ordering="balance__coins")
-    def balance_display(self, user: User) -> Decimal:
+    def balance_display(self, user: User) -> str:
         # ``balance`` comes with the row (select_related), so the column costs no query per row.
         balance = getattr(user, "balance", None)
-        return balance.coins if balance is not None else Decimal("0")
+        return money(balance.coins if balance is not None else Decimal("0"))
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip().lstrip("@")
@@ -174,44 +182,17 @@ class UserAdmin(BigTableAdminMixin, admin.ModelAdmin):
             if entry.created_at < started:  # the entry of an earlier submit of this same form
                 self.message_user(
                     request,
-                    _("%(user)s: this form was already applied (%(amount)+.2f coins at %(when)s); not adjusted again. "
+                    _("%(user)s: this form was already applied (%(amount)s coins at %(when)s); not adjusted again. "
                       "Balance now %(balance)s.")
-                    % {"user": user, "amount": entry.amount, "when": timezone.localtime(entry.created_at).strftime("%Y-%m-%d %H:%M:%S"),
-                       "balance": balance_get(user=user)},
+                    % {"user": user, "amount": signed_money(entry.amount),
+                       "when": formats.date_format(timezone.localtime(entry.created_at), "SHORT_DATETIME_FORMAT"),
+                       "balance": money(balance_get(user=user))},
                     messages.WARNING,
                 )
                 return
             self.message_user(
                 request,
-                _("%(user)s: %(amount)+.2f coins, balance now %(balance)s.")
-                % {"user": user, "amount": entry.amount, "balance": entry.balance_after},
+                _("%(user)s: %(amount)s coins, balance now %(balance)s.")
+                % {"user": user, "amount": signed_money(entry.amount), "balance": money(entry.balance_after)},
                 messages.SUCCESS,
             )
-
-
-class MoneyGuardedMixin:
-    """Whoever edits operator accounts or groups can grant any permission, or take over an account by setting its
-    password: writing them needs ``billing.adjust_balance`` besides the model's permission. Viewing does not."""
-
-    def has_add_permission(self, request, *args):
-        return super().has_add_permission(request, *args) and can_move_money(request)
-
-    def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and can_move_money(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and can_move_money(request)
-
-
-class OperatorAdmin(MoneyGuardedMixin, AuthUserAdmin):
-    pass
-
-
-class OperatorGroupAdmin(MoneyGuardedMixin, GroupAdmin):
-    pass
-
-
-for _model, _admin_class in ((get_user_model(), OperatorAdmin), (Group, OperatorGroupAdmin)):
-    if admin.site.is_registered(_model):
-        admin.site.unregister(_model)
-    admin.site.register(_model, _admin_class)

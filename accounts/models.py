@@ -24,10 +24,10 @@ class User(models.Model):
     language_code = models.CharField(_("language"), max_length=8, default="ru")
     timezone = models.CharField(_("time zone"), max_length=32, null=True, blank=True)
     is_premium = models.BooleanField(_("Telegram Premium"), default=False)
-    is_bot = models.BooleanField(default=False)
+    is_bot = models.BooleanField(_("bot"), default=False)
     is_blocked = models.BooleanField(_("blocked by an operator"), default=False)
     created_at = models.DateTimeField(_("joined"), default=now)
-    updated_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(_("updated"), default=now)
     # Added by this project (migration 0002).
     last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
     bot_blocked_at = models.DateTimeField(
@@ -69,6 +69,8 @@ class UserState(models.Model):
 
     class Meta:
         db_table = "user_states"
+        verbose_name = _("conversation state")
+        verbose_name_plural = _("conversation states")
 
 
 class UserProfile(models.Model):
@@ -81,6 +83,8 @@ class UserProfile(models.Model):
 
     class Meta:
         db_table = "user_profiles"
+        verbose_name = _("profile")
+        verbose_name_plural = _("profiles")
 
 
 class UserSettings(models.Model):
@@ -96,4 +100,5 @@ class UserSettings(models.Model):
 
     class Meta:
         db_table = "user_settings"
-        verbose_name_plural = "user settings"
+        verbose_name = _("user settings")
+        verbose_name_plural = _("user settings")

@@ -10,6 +10,7 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from billing.admin_display import entry_amount, entry_author, entry_balance_after, entry_description, money_column
 from billing.models import Transaction, UserBalance
 from config.admin_tools import BigTableAdminMixin, csv_streaming_response
 
@@ -35,7 +36,8 @@ class ViewOnlyAdmin(admin.ModelAdmin):
 @admin.register(Transaction)
 class TransactionAdmin(BigTableAdminMixin, ViewOnlyAdmin):
     list_display = (
-        "id", "created_at", "user", "type", "status", "amount", "balance_after", "description", "created_by",
+        "id", "created_at", "user", "type", "status", "amount_display", "balance_after_display",
+        "description_display", "author_display",
     )
     list_filter = ("type", "status", "created_at")
     date_hierarchy = "created_at"
@@ -44,10 +46,14 @@ class TransactionAdmin(BigTableAdminMixin, ViewOnlyAdmin):
     search_help_text = _("A Telegram id (exact), or part of the description, author or idempotency key.")
     ordering = ("-created_at", "-id")
     fields = (
-        "user", "amount", "type", "status", "balance_after", "description", "created_by", "created_at",
-        "idempotency_key", "refund_of", "extra_data",
+        "user", "amount_display", "type", "status", "balance_after_display", "description_display",
+        "author_display", "created_at", "idempotency_key", "refund_of", "extra_data",
     )
     readonly_fields = fields
+    author_display = entry_author
+    amount_display = entry_amount
+    balance_after_display = entry_balance_after
+    description_display = entry_description
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -75,11 +81,12 @@ class TransactionAdmin(BigTableAdminMixin, ViewOnlyAdmin):
 
 @admin.register(UserBalance)
 class UserBalanceAdmin(BigTableAdminMixin, ViewOnlyAdmin):
-    list_display = ("user", "coins", "updated_at")
+    list_display = ("user", "coins_display", "updated_at")
     list_select_related = ("user",)
     ordering = ("-coins",)
     search_fields = ("user__username",)
-    fields = readonly_fields = ("user", "coins", "created_at", "updated_at")
+    fields = readonly_fields = ("user", "coins_display", "created_at", "updated_at")
+    coins_display = money_column("coins", description=_("coins"))
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip().lstrip("@")

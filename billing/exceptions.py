@@ -1,5 +1,9 @@
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
+
+from billing.formats import money
+
 
 class BillingError(Exception):
     """Base of the billing app's domain errors."""
@@ -13,7 +17,9 @@ class InsufficientFunds(BillingError):
     def __init__(self, *, balance: Decimal, required: Decimal):
         self.balance = balance
         self.required = required
-        super().__init__(f"Insufficient funds: balance {balance}, required {required}.")
+        # In the language active when raised: operators read it in the admin.
+        super().__init__(_("Insufficient funds: the balance is %(balance)s, %(required)s needed.")
+                         % {"balance": money(balance), "required": money(required)})
 
 
 class IdempotencyConflict(BillingError):

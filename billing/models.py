@@ -8,6 +8,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from billing.formats import money, signed_money
+
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
 
@@ -34,10 +36,11 @@ class UserBalance(models.Model):
     """One row per user; ``coins`` never goes below zero (a CHECK constraint backs the services)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.OneToOneField("accounts.User", on_delete=models.CASCADE, related_name="balance")
+    user = models.OneToOneField("accounts.User", on_delete=models.CASCADE, related_name="balance",
+                                verbose_name=_("user"))
     coins = models.DecimalField(_("coins"), default=Decimal("0"), **MONEY)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
 
     class Meta:
         db_table = "user_balances"
@@ -48,14 +51,15 @@ class UserBalance(models.Model):
         indexes = [models.Index(fields=["coins"], name="user_balances_coins_idx")]
 
     def __str__(self) -> str:
-        return f"{self.coins}"
+        return money(self.coins)
 
 
 class Transaction(models.Model):
     """One ledger entry. Append-only: the balance equals the sum of a user's completed entries."""
 
-    id = models.BigAutoField(primary_key=True)
-    user = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="transactions")
+    id = models.BigAutoField(_("No."), primary_key=True)
+    user = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="transactions",
+                             verbose_name=_("user"))
     amount = models.DecimalField(_("amount"), help_text=_("Signed: positive credits, negative debits."), **MONEY)
     type = models.CharField(_("type"), max_length=32, choices=TransactionType.choices)
     status = models.CharField(
@@ -64,9 +68,9 @@ class Transaction(models.Model):
     description = models.CharField(_("description"), max_length=500, blank=True, default="")
     extra_data = models.JSONField(_("extra data"), default=dict, blank=True)
     balance_after = models.DecimalField(_("balance after"), **MONEY)
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=200, null=True, blank=True, unique=True)
     refund_of = models.OneToOneField(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="refunded_by",
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="refunded_by", verbose_name=_("reverses"),
         help_text=_("The entry this one reverses; at most one reversal per entry."),
     )
     created_by = models.CharField(_("made by"), max_length=150, blank=True, default="")
@@ -88,4 +92,4 @@ class Transaction(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_type_display()} {self.amount:+} → {self.balance_after}"
+        return f"{self.get_type_display()} {signed_money(self.amount)} → {money(self.balance_after)}"

@@ -12,8 +12,9 @@ from django.db import models
 from django.http import HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext, gettext_lazy as _
 
+from billing.formats import count
 from botworker import broadcasts, failed_updates, tasks
 from botworker.models import Broadcast, BroadcastRecipient, BroadcastStatus, FailedUpdate, FailedUpdateResolution
 
@@ -109,10 +110,12 @@ class BroadcastAdmin(admin.ModelAdmin):
             return "-"
         p = broadcasts.broadcast_progress(broadcast=obj)
         recipients = reverse("admin:botworker_broadcastrecipient_changelist")
-        return format_html(
-            '<span id="broadcast-progress">{} sent · {} failed · {} blocked · {} left (of {})</span> '
-            '· <a href="{}?broadcast__id__exact={}">{}</a>',
-            p.sent, p.failed, p.blocked, p.left, p.total, recipients, obj.pk, _("recipients"))
+        summary = _("%(sent)s sent · %(failed)s failed · %(blocked)s blocked · %(left)s left (of %(total)s)") % {
+            "sent": count(p.sent), "failed": count(p.failed), "blocked": count(p.blocked), "left": count(p.left),
+            "total": count(p.total),
+        }
+        return format_html('<span id="broadcast-progress">{}</span> · <a href="{}?broadcast__id__exact={}">{}</a>',
+                           summary, recipients, obj.pk, _("recipients"))
 
     @admin.display(description=_("delivery task"))
     def delivery_task(self, obj):
@@ -189,15 +192,20 @@ class BroadcastAdmin(admin.ModelAdmin):
 class BroadcastRecipientAdmin(admin.ModelAdmin):
     """Who got what (read-only): filter by broadcast and status to see the failures and their reasons."""
 
-    list_display = ("telegram_id", "broadcast", "status", "error", "attempts", "sent_at", "updated_at")
+    list_display = ("telegram_id", "broadcast", "status", "error_display", "attempts", "sent_at", "updated_at")
     list_filter = ("status", "broadcast")
     list_select_related = ("broadcast",)
     search_fields = ("=telegram_id",)
-    fields = ("broadcast", "user", "telegram_id", "status", "error", "message_id", "attempts", "sent_at",
+    fields = ("broadcast", "user", "telegram_id", "status", "error_display", "message_id", "attempts", "sent_at",
               "updated_at")
     readonly_fields = fields
     raw_id_fields = ("user",)
     show_full_result_count = False
+
+    @admin.display(description=_("error"), ordering="error")
+    def error_display(self, recipient: BroadcastRecipient) -> str:
+        # Our own reasons are stored in English; Telegram's are shown as Telegram wrote them.
+        return gettext(recipient.error) if recipient.error in broadcasts.STORED_ERRORS else recipient.error
 
     def has_add_permission(self, request):
         return False

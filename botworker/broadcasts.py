@@ -29,6 +29,8 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import User
 from accounts.services import user_mark_bot_blocked
@@ -36,15 +38,17 @@ from botworker.models import (
     Broadcast, BroadcastAudience, BroadcastRecipient, BroadcastStatus, RecipientStatus,
 )
 
-INTERRUPTED = "interrupted, delivery unknown"
-BLOCKED_BEFORE = "blocked the bot before the broadcast"
+# Stored on recipient rows in English; the admin shows them translated (STORED_ERRORS).
+INTERRUPTED = gettext_noop("interrupted, delivery unknown")
+BLOCKED_BEFORE = gettext_noop("blocked the bot before the broadcast")
+STORED_ERRORS = frozenset({INTERRUPTED, BLOCKED_BEFORE})
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 _CHUNK = 1000
 
 
 class BroadcastError(Exception):
-    """Base of the broadcast errors (shown to the operator as they are)."""
+    """Base of the broadcast errors (shown to the operator as they are, in the language active when raised)."""
 
 
 class BroadcastInvalid(BroadcastError):
@@ -92,7 +96,7 @@ def parse_telegram_ids(text: str) -> list[int]:
     tokens = [t for t in re.split(r"[\s,;]+", text or "") if t]
     bad = [t for t in tokens if not t.lstrip("-").isdigit()]
     if bad:
-        raise BroadcastInvalid(f"Not Telegram ids: {', '.join(bad[:5])}")
+        raise BroadcastInvalid(_("Not Telegram ids: %(ids)s") % {"ids": ", ".join(bad[:5])})
     return sorted({int(t) for t in tokens})
 
 
@@ -111,15 +115,15 @@ def broadcast_audience(*, broadcast: Broadcast) -> QuerySet[User]:
         return users.filter(balance__coins__gt=0)
     if audience == BroadcastAudience.INACTIVE:
         if not broadcast.inactive_days:
-            raise BroadcastInvalid("Set the number of days for the 'inactive' audience.")
+            raise BroadcastInvalid(_("Set the number of days for the “inactive” audience."))
         since = timezone.now() - timedelta(days=broadcast.inactive_days)
         return users.filter(Q(last_activity_at__lt=since) | Q(last_activity_at__isnull=True))
     if audience == BroadcastAudience.TELEGRAM_IDS:
         ids = parse_telegram_ids(broadcast.telegram_ids)
         if not ids:
-            raise BroadcastInvalid("The list of Telegram ids is empty.")
+            raise BroadcastInvalid(_("The list of Telegram ids is empty."))
         return users.filter(telegram_id__in=ids)
-    raise BroadcastInvalid(f"Unknown audience {audience!r}.")
+    raise BroadcastInvalid(_("Unknown audience %(audience)s.") % {"audience": repr(audience)})
 
 
 def broadcast_unknown_telegram_ids(*, broadcast: Broadcast) -> list[int]:
@@ -145,25 +149,25 @@ class _TelegramHTML(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         if tag not in TELEGRAM_TAGS:
-            self.errors.append(f"<{tag}> is not supported by Telegram")
+            self.errors.append(_("<%(tag)s> is not supported by Telegram") % {"tag": tag})
         else:
             self.open.append(tag)
 
     def handle_startendtag(self, tag, attrs):
-        self.errors.append(f"<{tag}/> is not supported by Telegram (use a line break)")
+        self.errors.append(_("<%(tag)s/> is not supported by Telegram (use a line break)") % {"tag": tag})
 
     def handle_endtag(self, tag):
         if self.open and self.open[-1] == tag:
             self.open.pop()
         else:
-            self.errors.append(f"</{tag}> does not close the last open tag")
+            self.errors.append(_("</%(tag)s> does not close the last open tag") % {"tag": tag})
 
 
 def telegram_html_errors(text: str) -> list[str]:
     checker = _TelegramHTML()
     checker.feed(text)
     checker.close()
-    return checker.errors + [f"<{tag}> is never closed" for tag in reversed(checker.open)]
+    return checker.errors + [_("<%(tag)s> is never closed") % {"tag": tag} for tag in reversed(checker.open)]
 
 
 def broadcast_validate(*, broadcast: Broadcast) -> None:
@@ -171,14 +175,16 @@ def broadcast_validate(*, broadcast: Broadcast) -> None:
     text and link, the audience must be well defined."""
     text = (broadcast.text or "").strip()
     if not text:
-        raise BroadcastInvalid("The message text is empty.")
+        raise BroadcastInvalid(_("The message text is empty."))
     if errors := telegram_html_errors(text):
-        raise BroadcastInvalid("The text is not valid Telegram HTML: " + "; ".join(errors[:3]) + ".")
+        raise BroadcastInvalid(_("The text is not valid Telegram HTML: %(errors)s.")
+                               % {"errors": "; ".join(errors[:3])})
     limit = CAPTION_LIMIT if broadcast.photo else TEXT_LIMIT
     if len(text) > limit:
-        raise BroadcastInvalid(f"The text is {len(text)} characters long; Telegram allows {limit} here.")
+        raise BroadcastInvalid(_("The text is %(length)d characters long; Telegram allows %(limit)d here.")
+                               % {"length": len(text), "limit": limit})
     if bool(broadcast.button_text) != bool(broadcast.button_url):
-        raise BroadcastInvalid("A button needs both its text and its link.")
+        raise BroadcastInvalid(_("A button needs both its text and its link."))
     broadcast_audience(broadcast=broadcast)
 
 
@@ -250,7 +256,8 @@ def _locked(broadcast: Broadcast | int) -> Broadcast:
 def _refuse_second_running(broadcast: Broadcast) -> None:
     other = Broadcast.objects.filter(status=BroadcastStatus.RUNNING).exclude(pk=broadcast.pk).first()
     if other is not None:
-        raise BroadcastAlreadyRunning(f"Broadcast #{other.pk} ({other}) is running; pause or cancel it first.")
+        raise BroadcastAlreadyRunning(_("Broadcast #%(id)s (%(title)s) is running; pause or cancel it first.")
+                                      % {"id": other.pk, "title": other})
 
 
 def _save_running(broadcast: Broadcast, fields: list[str]) -> None:
@@ -260,7 +267,7 @@ def _save_running(broadcast: Broadcast, fields: list[str]) -> None:
         with transaction.atomic():
             broadcast.save(update_fields=fields)
     except IntegrityError:
-        raise BroadcastAlreadyRunning("Another broadcast is running; pause or cancel it first.") from None
+        raise BroadcastAlreadyRunning(_("Another broadcast is running; pause or cancel it first.")) from None
 
 
 @transaction.atomic
@@ -271,12 +278,13 @@ def broadcast_start(*, broadcast: Broadcast | int, started_by: str = "") -> Broa
     """
     broadcast = _locked(broadcast)
     if broadcast.status != BroadcastStatus.DRAFT:
-        raise BroadcastStateError(f"Only a draft can be started; this broadcast is {broadcast.get_status_display()}.")
+        raise BroadcastStateError(_("Only a draft can be started; this broadcast is %(status)s.")
+                                  % {"status": broadcast.get_status_display()})
     broadcast_validate(broadcast=broadcast)
     _refuse_second_running(broadcast)
     created = _create_recipients(broadcast)
     if not created:
-        raise BroadcastInvalid("Nobody matches the chosen audience.")
+        raise BroadcastInvalid(_("Nobody matches the chosen audience."))
     broadcast.status = BroadcastStatus.RUNNING
     broadcast.started_at = timezone.now()
     broadcast.next_slot_at = None
@@ -310,7 +318,7 @@ def broadcast_pause(*, broadcast: Broadcast | int) -> Broadcast:
     """Workers stop after the batch they are sending."""
     broadcast = _locked(broadcast)
     if broadcast.status != BroadcastStatus.RUNNING:
-        raise BroadcastStateError("Only a running broadcast can be paused.")
+        raise BroadcastStateError(_("Only a running broadcast can be paused."))
     broadcast.status = BroadcastStatus.PAUSED
     broadcast.save(update_fields=["status"])
     return broadcast
@@ -320,7 +328,7 @@ def broadcast_pause(*, broadcast: Broadcast | int) -> Broadcast:
 def broadcast_resume(*, broadcast: Broadcast | int) -> Broadcast:
     broadcast = _locked(broadcast)
     if broadcast.status != BroadcastStatus.PAUSED:
-        raise BroadcastStateError("Only a paused broadcast can be resumed.")
+        raise BroadcastStateError(_("Only a paused broadcast can be resumed."))
     _refuse_second_running(broadcast)
     broadcast.status = BroadcastStatus.RUNNING
     broadcast.last_error = ""  # the operator has dealt with it
@@ -334,7 +342,8 @@ def broadcast_cancel(*, broadcast: Broadcast | int) -> Broadcast:
     """Stop for good; rows not yet sent stay ``pending`` and are counted as left."""
     broadcast = _locked(broadcast)
     if broadcast.status not in (BroadcastStatus.RUNNING, BroadcastStatus.PAUSED, BroadcastStatus.DRAFT):
-        raise BroadcastStateError(f"A {broadcast.get_status_display()} broadcast cannot be cancelled.")
+        raise BroadcastStateError(_("A broadcast that is %(status)s cannot be cancelled.")
+                                  % {"status": broadcast.get_status_display()})
     broadcast.status = BroadcastStatus.CANCELLED
     broadcast.finished_at = timezone.now()
     broadcast.save(update_fields=["status", "finished_at"])
@@ -486,7 +495,7 @@ def broadcast_record_batch(*, broadcast_id: int, result: BatchResult) -> None:
 
 def _pause_for(broadcast_id: int, reason: str, *, forget_photo: bool) -> None:
     """Pause a running broadcast by itself, telling the operator why; workers stop after their batch."""
-    changes = {"status": BroadcastStatus.PAUSED, "last_error": f"{timezone.now():%Y-%m-%d %H:%M} {reason}"}
+    changes = {"status": BroadcastStatus.PAUSED, "last_error": f"{timezone.localtime():%Y-%m-%d %H:%M} {reason}"}
     if forget_photo:
         changes["photo_file_id"] = ""  # a refused file_id must not be reused: upload the photo again on resume
     Broadcast.objects.filter(pk=broadcast_id, status=BroadcastStatus.RUNNING).update(**changes)

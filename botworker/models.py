@@ -4,7 +4,9 @@ that failed for good (so an operator sees them)."""
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class ProcessedUpdate(models.Model):
@@ -18,6 +20,8 @@ class ProcessedUpdate(models.Model):
 
     class Meta:
         db_table = "bot_processed_updates"
+        verbose_name = _("handled update")
+        verbose_name_plural = _("handled updates")
 
 
 class FailedUpdateResolution(models.TextChoices):
@@ -50,7 +54,7 @@ class FailedUpdate(models.Model):
         ordering = ["-last_failed_at"]
 
     def __str__(self) -> str:
-        return f"update {self.update_id}"
+        return gettext("Update %(id)s") % {"id": self.update_id}
 
 
 class BroadcastAudience(models.TextChoices):
@@ -90,7 +94,9 @@ class Broadcast(models.Model):
                                     help_text=_("For the list audience: ids separated by spaces, commas or lines."))
     status = models.CharField(_("status"), max_length=16, choices=BroadcastStatus.choices,
                               default=BroadcastStatus.DRAFT)
-    task_id = models.CharField(max_length=64, blank=True, default="", help_text=_("The last delivery task."))
+    task_id = models.CharField(
+        _("delivery task id"), max_length=64, blank=True, default="", help_text=_("The last delivery task."),
+    )
     created_by = models.CharField(_("created by"), max_length=150, blank=True, default="")
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
@@ -104,7 +110,8 @@ class Broadcast(models.Model):
 
     class Meta:
         db_table = "bot_broadcasts"
-        verbose_name = _("broadcast")
+        # In Russian the object of "Add …", "Change …" (accusative), unlike the recipients' "broadcast" field.
+        verbose_name = pgettext_lazy("model name", "broadcast")
         verbose_name_plural = _("broadcasts")
         ordering = ["-created_at"]
         constraints = [
@@ -119,15 +126,18 @@ class Broadcast(models.Model):
 
 
 class BroadcastRecipient(models.Model):
-    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="recipients")
-    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="broadcast_deliveries")
-    telegram_id = models.BigIntegerField()
-    status = models.CharField(max_length=16, choices=RecipientStatus.choices, default=RecipientStatus.PENDING)
-    error = models.CharField(max_length=500, blank=True, default="")
-    message_id = models.BigIntegerField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="recipients",
+                                  verbose_name=_("broadcast"))
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="broadcast_deliveries",
+                             verbose_name=_("user"))
+    telegram_id = models.BigIntegerField(_("Telegram id"))
+    status = models.CharField(_("status"), max_length=16, choices=RecipientStatus.choices,
+                              default=RecipientStatus.PENDING)
+    error = models.CharField(_("error"), max_length=500, blank=True, default="")
+    message_id = models.BigIntegerField(_("message id"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         db_table = "bot_broadcast_recipients"
@@ -137,3 +147,6 @@ class BroadcastRecipient(models.Model):
             models.UniqueConstraint(fields=["broadcast", "user"], name="bot_broadcast_recipient_once"),
         ]
         indexes = [models.Index(fields=["broadcast", "status"], name="bot_broadcast_rcpt_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.broadcast} → {self.telegram_id}"

@@ -11,12 +11,13 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.template.response import TemplateResponse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from billing.formats import figure
 from billing.models import Transaction, TransactionStatus, TransactionType, UserBalance
 from generations.models import Avatar, AvatarStatus, ImageGeneration
 
@@ -104,7 +105,8 @@ def stats_collect(*, days: int = DAYS, today: date | None = None) -> dict:
 def svg_bar_chart(points: list[tuple[object, Decimal | int]], *, title: str, width: int = 600,
                   height: int = 140) -> SafeString:
     """A bar chart as inline SVG; every bar has a tooltip with its label and value."""
-    top = max((float(value) for _label, value in points), default=0) or 1
+    peak = max((value for _label, value in points), default=0)
+    top = max(float(peak), 0) or 1
     gap = 2
     bar_width = max((width - gap * len(points)) / max(len(points), 1), 1)
     bars = []
@@ -112,7 +114,7 @@ def svg_bar_chart(points: list[tuple[object, Decimal | int]], *, title: str, wid
         bar_height = max(float(value), 0) / top * (height - 20)
         x = index * (bar_width + gap)
         y = height - bar_height
-        bars.append((f"{x:.1f}", f"{y:.1f}", f"{bar_width:.1f}", f"{bar_height:.1f}", label, value))
+        bars.append((f"{x:.1f}", f"{y:.1f}", f"{bar_width:.1f}", f"{bar_height:.1f}", _label(label), figure(value)))
     body = format_html_join(
         "",
         '<rect x="{}" y="{}" width="{}" height="{}" fill="#417690"><title>{}: {}</title></rect>',
@@ -121,13 +123,13 @@ def svg_bar_chart(points: list[tuple[object, Decimal | int]], *, title: str, wid
     return format_html(
         '<svg xmlns="http://www.w3.org/2000/svg" class="stats-chart" role="img" aria-label="{}" '
         'viewBox="0 0 {} {}" width="100%" height="{}" preserveAspectRatio="none">'
-        '<text x="0" y="12" font-size="12" fill="#666">max {}</text>{}</svg>',
-        title, width, height, height, _format_number(top), body,
+        '<text x="0" y="12" font-size="12" fill="#666">{}</text>{}</svg>',
+        title, width, height, height, _("max %(value)s") % {"value": figure(peak)}, body,
     )
 
 
-def _format_number(value: float) -> str:
-    return f"{value:.0f}" if value == int(value) else f"{value:.2f}"
+def _label(label) -> str:
+    return formats.date_format(label, "SHORT_DATE_FORMAT") if isinstance(label, date) else str(label)
 
 
 # The aggregates over a big ledger take tens of milliseconds each; operators refreshing the page (and several

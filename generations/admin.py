@@ -131,7 +131,7 @@ class AvatarAdmin(BigTableAdminMixin, ServiceWrittenAdmin):
             return queryset.filter(user__telegram_id=int(term)), False
         return super().get_search_results(request, queryset, term)
 
-    @admin.display(description="task")
+    @admin.display(description=_("task"))
     def task(self, avatar: Avatar) -> str:
         return _task_link(avatar)
 
@@ -161,7 +161,7 @@ class ImageGenerationAdmin(BigTableAdminMixin, ServiceWrittenAdmin):
             return queryset.filter(user__telegram_id=int(term)), False
         return super().get_search_results(request, queryset, term)
 
-    @admin.display(description="task")
+    @admin.display(description=_("task"))
     def task(self, generation: ImageGeneration) -> str:
         return _task_link(generation)
 

@@ -2,11 +2,13 @@ import logging
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 
 class GenerationsConfig(AppConfig):
     default_auto_field = 'django.db.models.BigAutoField'
     name = 'generations'
+    verbose_name = _("Avatars and images")
 
     def ready(self):
         if not settings.FAL_KEY:

@@ -64,50 +64,58 @@ class GenerationStatus(models.TextChoices):
 
 class Avatar(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="avatars")
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="avatars", verbose_name=_("user"))
     name = models.CharField(_("name"), max_length=100)
     gender = models.CharField(_("gender"), max_length=16, choices=AvatarGender.choices)
-    avatar_type = models.CharField(max_length=16, choices=AvatarType.choices, default=AvatarType.CHARACTER)
+    avatar_type = models.CharField(
+        _("avatar type"), max_length=16, choices=AvatarType.choices, default=AvatarType.CHARACTER,
+    )
     status = models.CharField(_("status"), max_length=32, choices=AvatarStatus.choices, default=AvatarStatus.DRAFT)
-    finetune_id = models.CharField(max_length=255, null=True, blank=True, db_index=True)
-    fal_request_id = models.CharField(max_length=255, null=True, blank=True, db_index=True)
+    finetune_id = models.CharField(_("finetune id"), max_length=255, null=True, blank=True, db_index=True)
+    fal_request_id = models.CharField(_("FAL request id"), max_length=255, null=True, blank=True, db_index=True)
     training_progress = models.IntegerField(_("training progress, %"), null=True, blank=True, default=0)
-    training_started_at = models.DateTimeField(null=True, blank=True)
-    training_completed_at = models.DateTimeField(null=True, blank=True)
-    fal_mode = models.CharField(max_length=20, null=True, blank=True)
-    fal_iterations = models.IntegerField(null=True, blank=True)
-    fal_priority = models.CharField(max_length=20, choices=FalPriority.choices, default=FalPriority.QUALITY)
-    trigger_word = models.CharField(max_length=50, null=True, blank=True)
-    lora_rank = models.IntegerField(null=True, blank=True)
-    learning_rate = models.FloatField(null=True, blank=True)
-    photo_key = models.CharField(max_length=255, null=True, blank=True, help_text=_("Legacy, unused."))
-    preview_key = models.CharField(max_length=255, null=True, blank=True, help_text=_("Legacy, unused."))
+    training_started_at = models.DateTimeField(_("training started"), null=True, blank=True)
+    training_completed_at = models.DateTimeField(_("training finished"), null=True, blank=True)
+    fal_mode = models.CharField(_("FAL mode"), max_length=20, null=True, blank=True)
+    fal_iterations = models.IntegerField(_("FAL iterations"), null=True, blank=True)
+    fal_priority = models.CharField(
+        _("FAL priority"), max_length=20, choices=FalPriority.choices, default=FalPriority.QUALITY,
+    )
+    trigger_word = models.CharField(_("trigger word"), max_length=50, null=True, blank=True)
+    lora_rank = models.IntegerField(_("LoRA rank"), null=True, blank=True)
+    learning_rate = models.FloatField(_("learning rate"), null=True, blank=True)
+    photo_key = models.CharField(_("photo key"), max_length=255, null=True, blank=True, help_text=_("Legacy, unused."))
+    preview_key = models.CharField(
+        _("preview key"), max_length=255, null=True, blank=True, help_text=_("Legacy, unused."),
+    )
     training_type = models.CharField(
         _("training type"), max_length=16, choices=AvatarTrainingType.choices, default=AvatarTrainingType.PORTRAIT,
         db_index=True,
     )
-    finetune_type = models.CharField(max_length=16, choices=FalFinetuneType.choices, default=FalFinetuneType.LORA)
-    finetune_comment = models.CharField(max_length=255, null=True, blank=True)
-    trigger_phrase = models.CharField(max_length=100, null=True, blank=True)
-    steps = models.IntegerField(null=True, blank=True)
-    multiresolution_training = models.BooleanField(default=True)
-    subject_crop = models.BooleanField(default=True)
-    create_masks = models.BooleanField(default=False)
-    captioning = models.BooleanField(default=True)
-    diffusers_lora_file_url = models.CharField(max_length=500, null=True, blank=True)
-    config_file_url = models.CharField(max_length=500, null=True, blank=True)
-    training_logs = models.TextField(null=True, blank=True)
-    training_error = models.TextField(null=True, blank=True)
-    webhook_url = models.CharField(max_length=500, null=True, blank=True)
-    last_status_check = models.DateTimeField(null=True, blank=True)
-    avatar_data = models.JSONField(null=True, blank=True)
-    training_config = models.JSONField(null=True, blank=True)
-    fal_response_data = models.JSONField(null=True, blank=True, default=dict)
-    photos_count = models.IntegerField(null=True, blank=True, default=0)
-    generations_count = models.IntegerField(null=True, blank=True, default=0)
+    finetune_type = models.CharField(
+        _("finetune type"), max_length=16, choices=FalFinetuneType.choices, default=FalFinetuneType.LORA,
+    )
+    finetune_comment = models.CharField(_("finetune comment"), max_length=255, null=True, blank=True)
+    trigger_phrase = models.CharField(_("trigger phrase"), max_length=100, null=True, blank=True)
+    steps = models.IntegerField(_("steps"), null=True, blank=True)
+    multiresolution_training = models.BooleanField(_("multi-resolution training"), default=True)
+    subject_crop = models.BooleanField(_("subject crop"), default=True)
+    create_masks = models.BooleanField(_("create masks"), default=False)
+    captioning = models.BooleanField(_("captioning"), default=True)
+    diffusers_lora_file_url = models.CharField(_("LoRA file URL"), max_length=500, null=True, blank=True)
+    config_file_url = models.CharField(_("config file URL"), max_length=500, null=True, blank=True)
+    training_logs = models.TextField(_("training log"), null=True, blank=True)
+    training_error = models.TextField(_("training error"), null=True, blank=True)
+    webhook_url = models.CharField(_("webhook URL"), max_length=500, null=True, blank=True)
+    last_status_check = models.DateTimeField(_("last status check"), null=True, blank=True)
+    avatar_data = models.JSONField(_("avatar data"), null=True, blank=True)
+    training_config = models.JSONField(_("training settings"), null=True, blank=True)
+    fal_response_data = models.JSONField(_("FAL response"), null=True, blank=True, default=dict)
+    photos_count = models.IntegerField(_("photos"), null=True, blank=True, default=0)
+    generations_count = models.IntegerField(_("generations"), null=True, blank=True, default=0)
     is_main = models.BooleanField(_("main"), default=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now, null=True)
-    updated_at = models.DateTimeField(default=timezone.now, null=True)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now, null=True)
     # Added by this project (migration 0003): the provider job and the money behind it.
     training_endpoint = models.CharField(_("training endpoint"), max_length=100, null=True, blank=True)
     training_attempt = models.IntegerField(
@@ -135,24 +143,30 @@ class Avatar(models.Model):
 
 class AvatarPhoto(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    avatar = models.ForeignKey(Avatar, on_delete=models.CASCADE, null=True, related_name="photos")
-    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, null=True, related_name="avatar_photos")
-    minio_key = models.CharField(max_length=255, null=True, blank=True, help_text=_("Object key in the storage."))
-    file_hash = models.CharField(max_length=64, null=True, blank=True, db_index=True)
-    upload_order = models.IntegerField(null=True, blank=True)
-    validation_status = models.CharField(
+    avatar = models.ForeignKey(
+        Avatar, on_delete=models.CASCADE, null=True, related_name="photos", verbose_name=_("avatar"),
+    )
+    user = models.ForeignKey(
+        "accounts.User", on_delete=models.CASCADE, null=True, related_name="avatar_photos", verbose_name=_("user"),
+    )
+    minio_key = models.CharField(
+        _("storage key"), max_length=255, null=True, blank=True, help_text=_("Object key in the storage."),
+    )
+    file_hash = models.CharField(_("file hash"), max_length=64, null=True, blank=True, db_index=True)
+    upload_order = models.IntegerField(_("order"), null=True, blank=True)
+    validation_status = models.CharField(_("check"), 
         max_length=16, choices=PhotoValidationStatus.choices, default=PhotoValidationStatus.PENDING
     )
-    file_size = models.IntegerField(null=True, blank=True)
-    width = models.IntegerField(null=True, blank=True)
-    height = models.IntegerField(null=True, blank=True)
-    format = models.CharField(max_length=10, null=True, blank=True)
-    has_face = models.BooleanField(null=True, blank=True)
-    quality_score = models.FloatField(null=True, blank=True)
-    validation_error = models.TextField(null=True, blank=True)
-    photo_metadata = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, null=True)
-    validated_at = models.DateTimeField(null=True, blank=True)
+    file_size = models.IntegerField(_("file size, bytes"), null=True, blank=True)
+    width = models.IntegerField(_("width"), null=True, blank=True)
+    height = models.IntegerField(_("height"), null=True, blank=True)
+    format = models.CharField(_("format"), max_length=10, null=True, blank=True)
+    has_face = models.BooleanField(_("face found"), null=True, blank=True)
+    quality_score = models.FloatField(_("quality score"), null=True, blank=True)
+    validation_error = models.TextField(_("check error"), null=True, blank=True)
+    photo_metadata = models.JSONField(_("metadata"), null=True, blank=True)
+    created_at = models.DateTimeField(_("uploaded"), default=timezone.now, null=True)
+    validated_at = models.DateTimeField(_("checked"), null=True, blank=True)
     # Added by this project (migration 0003): the file itself, through Django's storage API.
     file = models.FileField(_("file"), upload_to="avatar-photos/%Y/%m/", max_length=255, null=True, blank=True)
 
@@ -169,15 +183,18 @@ class AvatarPhoto(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.avatar.name if self.avatar_id else '—'} #{self.upload_order or 0}"
+
 
 class StyleCategory(models.Model):
-    id = models.CharField(primary_key=True, max_length=50)
+    id = models.CharField(_("key"), primary_key=True, max_length=50)
     name = models.CharField(_("name"), max_length=100)
-    icon = models.CharField(max_length=10, default="")
-    description = models.CharField(max_length=500, default="", blank=True)
-    sort_order = models.IntegerField(default=0)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=timezone.now, null=True)
+    icon = models.CharField(_("icon"), max_length=10, default="")
+    description = models.CharField(_("description"), max_length=500, default="", blank=True)
+    sort_order = models.IntegerField(_("order"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, null=True)
 
     class Meta:
         db_table = "style_categories"
@@ -190,12 +207,14 @@ class StyleCategory(models.Model):
 
 
 class StyleSubcategory(models.Model):
-    id = models.CharField(primary_key=True, max_length=50)
-    category = models.ForeignKey(StyleCategory, on_delete=models.CASCADE, null=True, related_name="subcategories")
+    id = models.CharField(_("key"), primary_key=True, max_length=50)
+    category = models.ForeignKey(
+        StyleCategory, on_delete=models.CASCADE, null=True, related_name="subcategories", verbose_name=_("section"),
+    )
     name = models.CharField(_("name"), max_length=100)
-    sort_order = models.IntegerField(default=0)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=timezone.now, null=True)
+    sort_order = models.IntegerField(_("order"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, null=True)
 
     class Meta:
         db_table = "style_subcategories"
@@ -208,16 +227,18 @@ class StyleSubcategory(models.Model):
 
 
 class StyleTemplate(models.Model):
-    id = models.CharField(primary_key=True, max_length=50)
-    subcategory = models.ForeignKey(StyleSubcategory, on_delete=models.CASCADE, null=True, related_name="templates")
+    id = models.CharField(_("key"), primary_key=True, max_length=50)
+    subcategory = models.ForeignKey(
+        StyleSubcategory, on_delete=models.CASCADE, null=True, related_name="templates", verbose_name=_("subsection"),
+    )
     name = models.CharField(_("name"), max_length=100)
     prompt = models.CharField(_("prompt"), max_length=1000)
-    preview_url = models.CharField(max_length=500, null=True, blank=True)
-    tags = models.JSONField(null=True, blank=True, default=list)
-    popularity = models.IntegerField(default=0)
-    sort_order = models.IntegerField(default=0)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=timezone.now, null=True)
+    preview_url = models.CharField(_("preview URL"), max_length=500, null=True, blank=True)
+    tags = models.JSONField(_("tags"), null=True, blank=True, default=list)
+    popularity = models.IntegerField(_("popularity"), default=0)
+    sort_order = models.IntegerField(_("order"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, null=True)
 
     class Meta:
         db_table = "style_templates"
@@ -231,25 +252,33 @@ class StyleTemplate(models.Model):
 
 class ImageGeneration(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, null=True, related_name="generations")
-    avatar = models.ForeignKey(Avatar, on_delete=models.SET_NULL, null=True, blank=True, related_name="generations")
-    template = models.ForeignKey(StyleTemplate, on_delete=models.SET_NULL, null=True, blank=True)
-    generation_type = models.CharField(max_length=50, null=True, blank=True)
-    source_model = models.CharField(max_length=100, null=True, blank=True)
-    original_prompt = models.CharField(max_length=1000)
-    final_prompt = models.CharField(max_length=5000)
-    quality_preset = models.CharField(max_length=50, null=True, blank=True)
-    aspect_ratio = models.CharField(max_length=10, null=True, blank=True)
-    num_images = models.IntegerField(null=True, blank=True, default=1)
-    status = models.CharField(max_length=16, choices=GenerationStatus.choices, default=GenerationStatus.PENDING)
-    result_urls = models.JSONField(null=True, blank=True)
-    generation_time = models.FloatField(null=True, blank=True)
-    error_message = models.CharField(max_length=1000, null=True, blank=True)
-    prompt_metadata = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, null=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
-    is_favorite = models.BooleanField(default=False)
-    is_saved = models.BooleanField(default=True)
+    user = models.ForeignKey(
+        "accounts.User", on_delete=models.CASCADE, null=True, related_name="generations", verbose_name=_("user"),
+    )
+    avatar = models.ForeignKey(
+        Avatar, on_delete=models.SET_NULL, null=True, blank=True, related_name="generations", verbose_name=_("avatar"),
+    )
+    template = models.ForeignKey(
+        StyleTemplate, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("style template"),
+    )
+    generation_type = models.CharField(_("generation type"), max_length=50, null=True, blank=True)
+    source_model = models.CharField(_("model"), max_length=100, null=True, blank=True)
+    original_prompt = models.CharField(_("prompt"), max_length=1000)
+    final_prompt = models.CharField(_("prompt sent"), max_length=5000)
+    quality_preset = models.CharField(_("quality preset"), max_length=50, null=True, blank=True)
+    aspect_ratio = models.CharField(_("aspect ratio"), max_length=10, null=True, blank=True)
+    num_images = models.IntegerField(_("images"), null=True, blank=True, default=1)
+    status = models.CharField(
+        _("status"), max_length=16, choices=GenerationStatus.choices, default=GenerationStatus.PENDING,
+    )
+    result_urls = models.JSONField(_("provider's result URLs"), null=True, blank=True)
+    generation_time = models.FloatField(_("generation time, s"), null=True, blank=True)
+    error_message = models.CharField(_("error"), max_length=1000, null=True, blank=True)
+    prompt_metadata = models.JSONField(_("prompt details"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, null=True)
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    is_favorite = models.BooleanField(_("favourite"), default=False)
+    is_saved = models.BooleanField(_("saved"), default=True)
     # Added by this project (migration 0003): the provider job, the money behind it and delivery.
     provider_endpoint = models.CharField(_("provider endpoint"), max_length=100, null=True, blank=True)
     provider_request_id = models.CharField(_("provider request id"), max_length=255, null=True, blank=True,
@@ -281,7 +310,7 @@ class ImageGeneration(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.original_prompt[:40]} ({self.status})"
+        return f"{self.original_prompt[:40]} ({self.get_status_display()})"
 
 
 class UserFavoriteTemplate(models.Model):
@@ -292,3 +321,5 @@ class UserFavoriteTemplate(models.Model):
 
     class Meta:
         db_table = "user_favorite_templates"
+        verbose_name = _("favourite style")
+        verbose_name_plural = _("favourite styles")

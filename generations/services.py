@@ -28,8 +28,10 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.languages import language_for
+from billing import ledger_texts
 from billing import services as billing_services
 from billing.exceptions import ChargeMismatch
+from billing.ledger_texts import describe
 from billing.models import TransactionType
 from generations import fal, fal_signature, notify, photos
 from generations.exceptions import (
@@ -226,7 +228,8 @@ def avatar_training_start(*, user, avatar_id) -> Avatar:
         attempt = avatar.training_attempt + 1
         charge = billing_services.balance_debit(
             user=avatar.user_id, amount=settings.AVATAR_CREATION_COST, type=TransactionType.CHARGE,
-            description=f"Avatar training: {avatar.name}", idempotency_key=f"avatar-training:{avatar.pk}:{attempt}",
+            description=describe(ledger_texts.AVATAR_TRAINING, name=avatar.name),
+            idempotency_key=f"avatar-training:{avatar.pk}:{attempt}",
             created_by="bot", extra_data={"avatar_id": str(avatar.pk), "attempt": attempt},
         )
         now = timezone.now()
@@ -438,7 +441,7 @@ def avatar_training_refund(*, avatar: Avatar, created_by: str):
         if avatar.charge_id is None:
             return None
         return billing_services.balance_refund(
-            entry=avatar.charge_id, description=f"Refund: avatar training failed ({avatar.name})",
+            entry=avatar.charge_id, description=describe(ledger_texts.AVATAR_TRAINING_REFUND, name=avatar.name),
             created_by=created_by, user=avatar.user_id, charged_for={"avatar_id": str(avatar.pk)},
         )
 
@@ -578,7 +581,8 @@ def _charge_and_queue(generation: ImageGeneration, *, amount: Decimal | None = N
     if amount > 0:
         charge = billing_services.balance_debit(
             user=generation.user_id, amount=amount,
-            type=TransactionType.CHARGE, description=f"Image generation ×{generation.num_images}",
+            type=TransactionType.CHARGE,
+            description=describe(ledger_texts.IMAGE_GENERATION, count=generation.num_images),
             idempotency_key=f"generation:{generation.pk}:{attempt}", created_by="bot",
             extra_data={"generation_id": str(generation.pk), "attempt": attempt, **(extra_data or {})},
         )
@@ -610,9 +614,9 @@ def generation_retry(*, generation: ImageGeneration) -> ImageGeneration:
     with transaction.atomic():
         generation = ImageGeneration.objects.select_for_update().get(pk=generation.pk)
         if generation.status not in (GenerationStatus.FAILED, GenerationStatus.CANCELLED):
-            raise InvalidState("only a failed generation can be retried")
+            raise InvalidState(_("only a failed generation can be retried"))
         if generation.avatar is None or not generation.avatar.diffusers_lora_file_url:
-            raise InvalidState("the avatar is gone")
+            raise InvalidState(_("the avatar is gone"))
         _charge_and_queue(generation)
     return generation
 
@@ -771,7 +775,7 @@ def generation_refund(*, generation: ImageGeneration, created_by: str):
         if generation.charge_id is None:
             return None
         return billing_services.balance_refund(
-            entry=generation.charge_id, description="Refund: image generation failed", created_by=created_by,
+            entry=generation.charge_id, description=ledger_texts.IMAGE_GENERATION_REFUND, created_by=created_by,
             user=generation.user_id, charged_for={"generation_id": str(generation.pk)},
         )
 

@@ -9,6 +9,7 @@ defines how many coins its Stars buy, so both need ``billing.adjust_balance`` on
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -16,11 +17,14 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from billing.admin import TransactionAdmin, ViewOnlyAdmin
+from billing.admin_display import money_column
 from billing.exceptions import BillingError
+from billing.formats import count
 from billing.models import Transaction, TransactionType
 from billing.selectors import reversal_live
 from config.admin_tools import can_move_money
 from payments.exceptions import PaymentError, RefundUnconfirmed
+from payments.flag_reasons import reason_display
 from payments.keys import PENDING_FLAG
 from payments.models import FlaggedPayment, TopUpPackage
 from payments.services.refunds import stars_payment_refund
@@ -77,10 +81,20 @@ admin.site.register(Transaction, LedgerWithStarsRefundAdmin)
 
 @admin.register(TopUpPackage)
 class TopUpPackageAdmin(admin.ModelAdmin):
-    list_display = ("title", "stars", "credits", "bonus_credits", "total_credits", "is_active", "sort_order")
+    list_display = ("title", "stars_display", "credits_display", "bonus_credits_display", "total_credits_display",
+                    "is_active", "sort_order")
     list_editable = ("is_active", "sort_order")
     list_filter = ("is_active",)
     ordering = ("sort_order", "stars")
+    # Amounts typed the operator's way: "12,5" as well as "12.5".
+    formfield_overrides = {models.DecimalField: {"localize": True}}
+    credits_display = money_column("credits", description=_("coins"))
+    bonus_credits_display = money_column("bonus_credits", description=_("bonus coins"))
+    total_credits_display = money_column("total_credits", description=_("coins in total"), sortable=False)
+
+    @admin.display(description=_("price in Telegram Stars"), ordering="stars")
+    def stars_display(self, package: TopUpPackage) -> str:
+        return count(package.stars)
 
     def has_add_permission(self, request):
         return super().has_add_permission(request) and can_move_money(request)
@@ -99,8 +113,12 @@ class FlaggedPaymentAdmin(ViewOnlyAdmin):
     adjustment on the payer's balance, or a refund of the Stars)."""
 
     list_display = ("created_at", "telegram_payment_charge_id", "payer_telegram_id", "currency", "total_amount",
-                    "reason")
+                    "reason_shown")
     search_fields = ("=telegram_payment_charge_id", "=payer_telegram_id")
     fields = readonly_fields = ("telegram_payment_charge_id", "payer_telegram_id", "payload", "currency",
-                                "total_amount", "reason", "created_at")
+                                "total_amount", "reason_shown", "created_at")
     ordering = ("-created_at",)
+
+    @admin.display(description=_("reason"))
+    def reason_shown(self, flagged: FlaggedPayment) -> str:
+        return reason_display(flagged.reason)

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from billing.formats import count, money
 from billing.models import MONEY
 
 
@@ -22,8 +23,8 @@ class TopUpPackage(models.Model):
     bonus_credits = models.DecimalField(_("bonus coins"), default=Decimal("0"), **MONEY)
     is_active = models.BooleanField(_("active"), default=True)
     sort_order = models.PositiveIntegerField(_("order"), default=0)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         db_table = "topup_packages"
@@ -36,7 +37,7 @@ class TopUpPackage(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.title}: {self.stars} ⭐ → {self.total_credits}"
+        return f"{self.title}: {count(self.stars)} ⭐ → {money(self.total_credits)}"
 
     @property
     def total_credits(self) -> Decimal:
@@ -62,4 +63,4 @@ class FlaggedPayment(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.telegram_payment_charge_id}: {self.reason}"
+        return self.telegram_payment_charge_id

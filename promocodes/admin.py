@@ -8,11 +8,14 @@ needs the model's change permission alone, viewing its view permission.
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from billing.admin_display import money_column
+from billing.formats import count, money, percent
 from config.admin_tools import ReadOnlyInline, can_move_money, newest_rows_formset
 from promocodes import services
 from promocodes.exceptions import PromoCodeError
@@ -66,13 +69,16 @@ class BulkGenerateForm(forms.Form):
     prefix = forms.CharField(label=_("Prefix"), max_length=20, required=False)
     length = forms.IntegerField(label=_("Random characters"), min_value=6, max_value=30, initial=8)
     type = forms.ChoiceField(label=_("Type"), choices=PromokodeType.choices)
-    balance_amount = forms.DecimalField(label=_("Coins"), max_digits=14, decimal_places=2, required=False)
-    bonus_amount = forms.DecimalField(label=_("Bonus coins"), max_digits=14, decimal_places=2, required=False)
-    discount_percent = forms.DecimalField(label=_("Discount, %"), max_digits=5, decimal_places=2, required=False)
+    balance_amount = forms.DecimalField(label=_("Coins"), max_digits=14, decimal_places=2, required=False,
+                                        localize=True)
+    bonus_amount = forms.DecimalField(label=_("Bonus coins"), max_digits=14, decimal_places=2, required=False,
+                                      localize=True)
+    discount_percent = forms.DecimalField(label=_("Discount, %"), max_digits=5, decimal_places=2, required=False,
+                                          localize=True)
     max_uses = forms.IntegerField(label=_("Total uses of each code"), min_value=1, required=False, initial=1)
     max_uses_per_user = forms.IntegerField(label=_("Uses per user"), min_value=1, required=False, initial=1)
-    valid_from = forms.DateTimeField(label=_("Valid from"), required=False, help_text="YYYY-MM-DD HH:MM")
-    valid_until = forms.DateTimeField(label=_("Valid until"), required=False, help_text="YYYY-MM-DD HH:MM")
+    valid_from = forms.DateTimeField(label=_("Valid from"), required=False, help_text=_("YYYY-MM-DD HH:MM"))
+    valid_until = forms.DateTimeField(label=_("Valid until"), required=False, help_text=_("YYYY-MM-DD HH:MM"))
     description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
     def terms(self) -> dict:
@@ -83,9 +89,12 @@ class BulkGenerateForm(forms.Form):
 class UsageInline(ReadOnlyInline):
     model = PromokodeUsage
     formset = newest_rows_formset(RECENT_USAGES)
-    fields = readonly_fields = ("used_at", "user", "amount_added", "bonus_added", "package_used", "consumed_at")
+    fields = readonly_fields = ("used_at", "user", "amount_added_display", "bonus_added_display", "package_used",
+                                "consumed_at")
     ordering = ("-used_at",)
     verbose_name_plural = _("activations (the newest 50)")
+    amount_added_display = money_column("amount_added", description=_("coins added"))
+    bonus_added_display = money_column("bonus_added", description=_("bonus added"))
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user")
@@ -102,21 +111,34 @@ class PromokodeAdmin(admin.ModelAdmin):
     ordering = ("-created_at",)
     actions = ("deactivate",)
     inlines = (UsageInline,)
+    # Amounts typed the operator's way: "12,5" as well as "12.5".
+    formfield_overrides = {models.DecimalField: {"localize": True}}
     # Terms are fixed once a code exists (users may hold it already); only the note and the switch stay open.
     change_readonly_fields = (
-        "code", "type", "balance_amount", "bonus_amount", "discount_percent", "max_uses", "current_uses",
-        "max_uses_per_user", "valid_from", "valid_until", "created_by", "created_at",
+        "code", "type", "balance_amount_display", "bonus_amount_display", "discount_percent_display", "max_uses",
+        "current_uses", "max_uses_per_user", "valid_from", "valid_until", "created_by", "created_at",
     )
+    balance_amount_display = money_column("balance_amount", description=_("coins"))
+    bonus_amount_display = money_column("bonus_amount", description=_("bonus coins"))
 
     @admin.display(description=_("value"))
     def value(self, promo: Promokode) -> str:
         if promo.type == PromokodeType.DISCOUNT:
-            return f"{promo.discount_percent}%"
-        return str(promo.balance_amount if promo.type == PromokodeType.BALANCE else promo.bonus_amount)
+            value, shown = promo.discount_percent, percent
+        else:
+            value = promo.balance_amount if promo.type == PromokodeType.BALANCE else promo.bonus_amount
+            shown = money
+        return shown(value) if value is not None else self.get_empty_value_display()
+
+    @admin.display(description=_("discount, %"), ordering="discount_percent")
+    def discount_percent_display(self, promo: Promokode) -> str:
+        if promo.discount_percent is None:
+            return self.get_empty_value_display()
+        return percent(promo.discount_percent)
 
     @admin.display(description=_("remaining uses"))
     def remaining(self, promo: Promokode) -> str:
-        return "∞" if promo.remaining_uses is None else str(promo.remaining_uses)
+        return "∞" if promo.remaining_uses is None else count(promo.remaining_uses)
 
     @admin.display(description=_("status"))
     def status_display(self, promo: Promokode) -> str:

@@ -42,7 +42,7 @@ class Promokode(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     created_by = models.CharField(_("created by"), max_length=100, null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
 
     class Meta:
         db_table = "promokodes"
@@ -83,18 +83,20 @@ class Promokode(models.Model):
 
 class PromokodeUsage(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    promokode = models.ForeignKey(Promokode, on_delete=models.PROTECT, related_name="usages")
-    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="promokode_usages")
-    amount_added = models.DecimalField(null=True, blank=True, **MONEY)
-    bonus_added = models.DecimalField(null=True, blank=True, **MONEY)
-    package_used = models.CharField(max_length=50, null=True, blank=True)
-    used_at = models.DateTimeField(default=timezone.now)
+    promokode = models.ForeignKey(Promokode, on_delete=models.PROTECT, related_name="usages",
+                                  verbose_name=_("promo code"))
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="promokode_usages",
+                             verbose_name=_("user"))
+    amount_added = models.DecimalField(_("coins added"), null=True, blank=True, **MONEY)
+    bonus_added = models.DecimalField(_("bonus added"), null=True, blank=True, **MONEY)
+    package_used = models.CharField(_("package"), max_length=50, null=True, blank=True)
+    used_at = models.DateTimeField(_("activated"), default=timezone.now)
     # Added by this project: a bonus or discount waits for the user's next purchase, then is consumed once.
-    consumed_at = models.DateTimeField(null=True, blank=True)
+    consumed_at = models.DateTimeField(_("consumed"), null=True, blank=True)
     # A discount is held for one invoice from its pre-checkout until its payment (or until the hold expires), so
     # two invoices carrying the same discount cannot both be paid at the lower price.
-    reserved_payload = models.CharField(max_length=128, null=True, blank=True)
-    reserved_until = models.DateTimeField(null=True, blank=True)
+    reserved_payload = models.CharField(_("held for the invoice"), max_length=128, null=True, blank=True)
+    reserved_until = models.DateTimeField(_("held until"), null=True, blank=True)
 
     class Meta:
         db_table = "promokode_usages"
@@ -104,3 +106,6 @@ class PromokodeUsage(models.Model):
             models.Index(fields=["user", "promokode"], name="promokode_usages_user_code_idx"),
             models.Index(fields=["used_at"], name="promokode_usages_used_at_idx"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.promokode} → {self.user}"

@@ -8,9 +8,12 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import User
+from billing import ledger_texts
 from billing import services as billing_services
+from billing.ledger_texts import describe
 from billing.models import Transaction, TransactionType
 from promocodes.exceptions import (
     DiscountHeld, DiscountUnavailable, PromoCodeAlreadyUsed, PromoCodeExhausted, PromoCodeExpired, PromoCodeInvalid,
@@ -30,28 +33,29 @@ TERM_FIELDS = (
 def _validate_terms(terms: dict) -> None:
     kind = terms.get("type")
     if kind not in PromokodeType.values:
-        raise PromoCodeInvalid(f"Unknown promo code type {kind!r}.")
+        raise PromoCodeInvalid(gettext("Unknown promo code type %(type)s.") % {"type": repr(kind)})
     required = {PromokodeType.BALANCE: "balance_amount", PromokodeType.BONUS: "bonus_amount",
                 PromokodeType.DISCOUNT: "discount_percent"}[kind]
     value = terms.get(required)
     if value is None or Decimal(value) <= 0:
-        raise PromoCodeInvalid(f"A {kind} code needs a positive {required}.")
+        raise PromoCodeInvalid(gettext("This type of code needs a positive “%(field)s”.")
+                               % {"field": Promokode._meta.get_field(required).verbose_name})
     if kind == PromokodeType.DISCOUNT and Decimal(value) >= 100:
-        raise PromoCodeInvalid("A discount must be below 100%.")
+        raise PromoCodeInvalid(gettext("A discount must be below 100%."))
     if terms.get("valid_from") and terms.get("valid_until") and terms["valid_from"] >= terms["valid_until"]:
-        raise PromoCodeInvalid("valid_from must be before valid_until.")
+        raise PromoCodeInvalid(gettext("“Valid from” must be before “valid until”."))
 
 
 def promo_code_create(*, code: str, created_by: str = "", **terms) -> Promokode:
     code = (code or "").strip().upper()
     if not code or len(code) > 50 or not code.replace("_", "").replace("-", "").isalnum():
-        raise PromoCodeInvalid("A code is 1-50 letters, digits, '-' or '_'.")
+        raise PromoCodeInvalid(gettext("A code is 1 to 50 letters, digits, “-” or “_”."))
     _validate_terms(terms)
     try:
         with transaction.atomic():
             return Promokode.objects.create(code=code, created_by=created_by, **terms)
     except IntegrityError:
-        raise PromoCodeInvalid(f"The code {code} already exists.") from None
+        raise PromoCodeInvalid(gettext("The code %(code)s already exists.") % {"code": code}) from None
 
 
 def promo_code_bulk_generate(
@@ -59,7 +63,7 @@ def promo_code_bulk_generate(
 ) -> list[Promokode]:
     """Create ``count`` random codes with the same terms, all or none."""
     if not 1 <= count <= 10_000:
-        raise PromoCodeInvalid("Generate between 1 and 10000 codes at once.")
+        raise PromoCodeInvalid(gettext("Generate between 1 and 10000 codes at once."))
     _validate_terms(terms)
     prefix = (prefix or "").strip().upper()
     codes: set[str] = set()
@@ -111,7 +115,7 @@ def promo_code_activate(*, user: User, code: str) -> PromoActivation:
         if promo.type == PromokodeType.BALANCE:
             credit = billing_services.balance_credit(
                 user=user, amount=promo.balance_amount, type=TransactionType.PROMO,
-                description=f"Promo code {promo.code}", idempotency_key=f"promo:{usage.pk}",
+                description=describe(ledger_texts.PROMO_CODE, code=promo.code), idempotency_key=f"promo:{usage.pk}",
                 extra_data={"promokode": promo.code, "promokode_usage_id": str(usage.pk)},
             )
             usage.amount_added = promo.balance_amount

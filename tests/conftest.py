@@ -32,6 +32,23 @@ def _fresh_cache():
 
 
 @pytest.fixture
+def client():
+    """A browser that asks for English: the admin's tests read its texts as written in the code (msgids).
+    Russian, the default for operators, is checked page by page in tests/i18n."""
+    from django.test import Client
+    from django.utils import translation
+
+    yield Client(headers={"Accept-Language": "en"})
+    translation.deactivate()  # the locale middleware leaves the request's language active on this thread
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture
 def make_user(db):
     """Create a Telegram user through the real upsert service."""
     from accounts.services import user_upsert_from_telegram

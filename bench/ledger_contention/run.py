@@ -62,19 +62,27 @@ def plan(seed: int, ops: int, users: int) -> list[tuple[int, Decimal]]:
             for _ in range(ops)]
 
 
+def backend_cpu(pid: int) -> float:
+    """CPU seconds used so far by the PostgreSQL backend ``pid`` (NaN if the server is not on this machine)."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
 def worker(mode: str, user_ids: list[str], ops: list[tuple[int, Decimal]], dsn: str, keyed: bool, tag: str,
            barrier, results, profile: bool = False) -> None:
-    if profile:  # cProfile of this worker, printed when it ends (--profile: worker 0 of the services mode)
+    if profile:  # cProfile of this worker's CPU time, printed when it ends (--profile: worker 0 of services)
         import cProfile
         import pstats
 
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.process_time)
         profiler.enable()
         try:
             return worker(mode, user_ids, ops, dsn, keyed, tag, barrier, results)
         finally:
             profiler.disable()
-            pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(25)
     from django.db import connection
 
     if mode == "services":
@@ -83,7 +91,9 @@ def worker(mode: str, user_ids: list[str], ops: list[tuple[int, Decimal]], dsn: 
         from billing.services import balance_credit, balance_debit
 
         connection.ensure_connection()
+        backend = connection.connection.info.backend_pid
         barrier.wait()
+        cpu = (time.process_time(), backend_cpu(backend))
         refused = 0
         for n, (index, amount) in enumerate(ops):
             user = user_ids[index]
@@ -96,14 +106,16 @@ def worker(mode: str, user_ids: list[str], ops: list[tuple[int, Decimal]], dsn: 
                     balance_debit(user=user, amount=-amount, description="bench", created_by="bench")
                 except InsufficientFunds:
                     refused += 1
-        results.put((time.monotonic(), refused))
+        results.put((time.monotonic(), refused, time.process_time() - cpu[0], backend_cpu(backend) - cpu[1]))
         connection.close()
         return
 
     import psycopg
 
     with psycopg.connect(dsn, autocommit=True) as conn:
+        backend = conn.info.backend_pid
         barrier.wait()
+        cpu = (time.process_time(), backend_cpu(backend))
         refused = 0
         for index, amount in ops:
             user = user_ids[index]
@@ -119,12 +131,13 @@ def worker(mode: str, user_ids: list[str], ops: list[tuple[int, Decimal]], dsn: 
                         kind = "bonus" if amount > 0 else "charge"
                         conn.execute(RAW_INSERT, [user, amount, kind, row[0]])
             refused += row is None
-        results.put((time.monotonic(), refused))
+        results.put((time.monotonic(), refused, time.process_time() - cpu[0], backend_cpu(backend) - cpu[1]))
 
 
 def run_mode(mode: str, user_ids: list[str], plans: list, dsn: str, keyed: bool, tag: str,
-             profile: bool = False) -> tuple[float, int]:
-    """Run every worker's plan at once; returns (ops/s, refused debits)."""
+             profile: bool = False) -> tuple[float, int, float, float]:
+    """Run every worker's plan at once; returns (ops/s, refused debits, CPU microseconds per operation of the
+    workers and of their PostgreSQL backends)."""
     from django.db import connections
 
     connections.close_all()  # children must not share the parent's socket
@@ -143,9 +156,10 @@ def run_mode(mode: str, user_ids: list[str], plans: list, dsn: str, keyed: bool,
         p.join()
         if p.exitcode:
             raise SystemExit(f"a {mode} worker failed (exit code {p.exitcode})")
-    elapsed = max(end for end, _ in ends) - started
+    elapsed = max(end[0] for end in ends) - started
     total = sum(len(ops) for ops in plans)
-    return total / elapsed, sum(refused for _, refused in ends)
+    return (total / elapsed, sum(end[1] for end in ends), sum(end[2] for end in ends) / total * 1e6,
+            sum(end[3] for end in ends) / total * 1e6)
 
 
 def make_users(count: int) -> tuple[list[str], list[str]]:
@@ -204,6 +218,7 @@ def main() -> None:
           f"per round, {args.rounds} rounds, keyed credits: {args.keyed}; {machine_note()}")
     modes = [m for m in MODES if m in args.modes.split(",")]
     rates: dict[str, list[float]] = {mode: [] for mode in modes}
+    cpu: dict[str, list[tuple[float, float]]] = {mode: [] for mode in modes}
     ratios: dict[str, list[float]] = {"raw": [], "raw+ledger": [], "ledger-cte": []}
     for rnd in range(args.rounds):
         plans = [plan(rnd * 1000 + w, args.ops, args.users) for w in range(args.workers)]
@@ -211,17 +226,22 @@ def main() -> None:
         measured = {}
         for mode in order:
             users = raw_users if mode == "raw" else service_users
-            rate, refused = run_mode(mode, users, plans, dsn, args.keyed, f"r{rnd}", args.profile)
+            rate, refused, python_us, postgres_us = run_mode(mode, users, plans, dsn, args.keyed, f"r{rnd}",
+                                                             args.profile)
             measured[mode] = rate
             rates[mode].append(rate)
-            print(f"  round {rnd + 1} {mode:<11} {rate:8.0f} ops/s  ({refused} debits refused)")
+            cpu[mode].append((python_us, postgres_us))
+            print(f"  round {rnd + 1} {mode:<11} {rate:8.0f} ops/s  ({refused} debits refused)  CPU per op: "
+                  f"workers {python_us:4.0f} us + PostgreSQL {postgres_us:4.0f} us")
         for base in ratios:
             if "services" in measured and base in measured:
                 ratios[base].append(measured["services"] / measured[base])
 
     print("\nmedian over rounds:")
     for mode in modes:
-        print(f"  {mode:<11} {median(rates[mode]):8.0f} ops/s")
+        python_us, postgres_us = (median([c[i] for c in cpu[mode]]) for i in (0, 1))
+        print(f"  {mode:<11} {median(rates[mode]):8.0f} ops/s   CPU per op: workers {python_us:4.0f} us + "
+              f"PostgreSQL {postgres_us:4.0f} us = {python_us + postgres_us:4.0f} us")
     if ratios["raw"]:
         ratio = median(ratios["raw"])
         print(f"  services / raw           = {ratio:.2f}  (target >= 0.50: {'met' if ratio >= 0.5 else 'MISSED'})")

@@ -4,13 +4,13 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    """Takes over TopUpPackage and FlaggedPayment from billing (billing.0005) with their tables, which billing's
+    """Takes over TopUpPackage and FlaggedPayment from billing (billing.0006) with their tables, which billing's
     migrations created and filled: the models enter payments' migration state only, no table is touched."""
 
     initial = True
 
     dependencies = [
-        ('billing', '0005_move_packages_and_flagged_payments_to_payments'),
+        ('billing', '0006_move_packages_and_flagged_payments_to_payments'),
     ]
 
     operations = [
@@ -45,8 +45,8 @@ class Migration(migrations.Migration):
                         ('bonus_credits', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=14, verbose_name='bonus coins')),
                         ('is_active', models.BooleanField(default=True, verbose_name='active')),
                         ('sort_order', models.PositiveIntegerField(default=0, verbose_name='order')),
-                        ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                        ('updated_at', models.DateTimeField(auto_now=True)),
+                        ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created')),
+                        ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
                     ],
                     options={
                         'verbose_name': 'top-up package',

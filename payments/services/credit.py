@@ -7,8 +7,11 @@ import logging
 from decimal import Decimal
 
 from accounts.models import User
+from billing import ledger_texts
 from billing import services as billing_services
+from billing.ledger_texts import describe
 from billing.models import Transaction, TransactionType
+from payments.flag_reasons import ANOTHER_PAYER, ANOTHER_PRICE, NOT_STARS
 from payments.invoices import STARS_CURRENCY, Invoice
 from payments.keys import stars_key
 from payments.models import FlaggedPayment
@@ -40,22 +43,23 @@ def stars_topup_credit(*, user: User, charge_id: str, payload: str, invoice: Inv
     return billing_services.balance_credit(
         user=user, amount=package.total_credits if package else Decimal(stars), type=TransactionType.TOPUP,
         idempotency_key=stars_key(charge_id), created_by=created_by, extra_data=extra_data,
-        description=(f"Telegram Stars{' (reconciled)' if reconciled else ''}: "
-                     f"{package.title if package else f'{stars} ⭐'}"),
+        description=describe(ledger_texts.STARS_TOPUP_RECONCILED if reconciled else ledger_texts.STARS_TOPUP,
+                             package=package.title if package else f"{stars} ⭐"),
     )
 
 
 def payment_mismatch(*, invoice: Invoice | None, payer_telegram_id: int | None, currency: str,
                      total_amount: int) -> str | None:
     """Why a paid invoice must not be credited, or None: the currency is not Stars, or the invoice (None: the
-    payload is not one of this bot's) names another payer or another price."""
+    payload is not one of this bot's) names another payer or another price. Stored in English, shown translated
+    (``payments.flag_reasons``)."""
     if currency != STARS_CURRENCY:
-        return f"paid in {currency!r}, not {STARS_CURRENCY}"
+        return describe(NOT_STARS, currency=repr(currency))
     if invoice is not None:
         if invoice.telegram_user_id != payer_telegram_id:
-            return f"the invoice is for Telegram user {invoice.telegram_user_id}, paid by {payer_telegram_id}"
+            return describe(ANOTHER_PAYER, invoiced=invoice.telegram_user_id, payer=payer_telegram_id)
         if invoice.stars != total_amount:
-            return f"paid {total_amount} {STARS_CURRENCY}, the invoice's price is {invoice.stars}"
+            return describe(ANOTHER_PRICE, paid=total_amount, price=invoice.stars)
     return None
 
 

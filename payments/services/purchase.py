@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from billing import ledger_texts
 from billing import selectors as billing_selectors
 from billing import services as billing_services
 from billing.models import Transaction, TransactionType
@@ -147,6 +148,6 @@ def _credit_pending_bonuses(payer: User, *, charge_id: str, package_used: str,
         return None
     return billing_services.balance_credit(
         user=payer, amount=bonuses.amount, type=TransactionType.BONUS, idempotency_key=bonus_key(charge_id),
-        created_by="telegram", description="Promo code bonus on a top-up",
+        created_by="telegram", description=ledger_texts.PROMO_CODE_BONUS,
         extra_data={"promokode_usage_ids": bonuses.usage_ids, "package_id": int(package_used)},
     )

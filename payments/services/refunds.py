@@ -18,9 +18,13 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from billing import ledger_texts
 from billing import services as billing_services
 from billing.exceptions import InsufficientFunds
+from billing.formats import money
+from billing.ledger_texts import describe
 from billing.models import Transaction, TransactionType
 from billing.selectors import entries_reversed, reversal_live
 from payments.exceptions import NotAStarsPayment, RefundNotReversed, RefundUnconfirmed, StarsAPIError
@@ -57,8 +61,9 @@ def _reverse_together(entry: Transaction, *, created_by: str, description: str) 
         reversal = billing_services.balance_reverse_payment(entry=entry, description=description,
                                                             created_by=created_by)
         if bonus is not None:
-            billing_services.balance_reverse_bonus(entry=bonus, description=f"{description}: its promo code bonus",
-                                                   created_by=created_by)
+            billing_services.balance_reverse_bonus(
+                entry=bonus, description=describe(ledger_texts.PROMO_BONUS_REVERSAL, description=description),
+                created_by=created_by)
     return reversal
 
 
@@ -72,8 +77,9 @@ def _reverse_or_flag(entry: Transaction, *, created_by: str, description: str) -
         logger.warning("Stars payment %s refunded but its coins were spent; entry #%s flagged",
                        charge_id_of(entry), entry.pk)
         raise RefundNotReversed(
-            f"Telegram refunded entry #{entry.pk}, but the user has only {error.balance} of the {owed} coins it "
-            "and its promo bonus credited: the entry is flagged for an operator's decision.") from None
+            _("Telegram refunded entry #%(entry)s, but the user has only %(balance)s of the %(owed)s coins it and its "
+              "promo bonus credited: the entry is flagged for an operator's decision.")
+            % {"entry": entry.pk, "balance": money(error.balance), "owed": money(owed)}) from None
 
 
 def stars_payment_refund(*, entry: Transaction | int, created_by: str) -> Transaction:
@@ -89,7 +95,7 @@ def stars_payment_refund(*, entry: Transaction | int, created_by: str) -> Transa
     entry = _stars_entry(entry)
     if not settings.BOT_TOKEN:
         raise StarsAPIError("refundStarPayment: BOT_TOKEN is not set")  # Telegram cannot be asked: take nothing
-    description = f"Telegram Stars refund of entry #{entry.pk} by {created_by}"
+    description = describe(ledger_texts.STARS_REFUND, entry=entry.pk, author=created_by)
     if (reversal := reversal_live(entry=entry)) is not None:
         if (entry.extra_data or {}).get(PENDING_FLAG):
             return _ask_telegram(entry, reversal, created_by=created_by)
@@ -117,7 +123,7 @@ def _ask_telegram(entry: Transaction, reversal: Transaction, *, created_by: str)
                 if credit is not None and (taken := reversal_live(entry=credit)) is not None:
                     billing_services.balance_reversal_undo(
                         entry=taken, created_by=created_by,
-                        description=f"Telegram refused the Stars refund of entry #{entry.pk}: coins given back")
+                        description=describe(ledger_texts.STARS_REFUND_REFUSED, entry=entry.pk))
             _flag(entry, **{PENDING_FLAG: False})
         raise
     _flag(entry, **{PENDING_FLAG: False})
@@ -135,8 +141,7 @@ def stars_refund_record(*, telegram_payment_charge_id: str, created_by: str = "t
     if entry is None:
         logger.warning("Refund of unknown Stars payment %s: nothing to reverse", telegram_payment_charge_id)
         return None
-    reversal = _reverse_or_flag(entry, created_by=created_by,
-                                description="Telegram Stars payment refunded outside the bot")
+    reversal = _reverse_or_flag(entry, created_by=created_by, description=ledger_texts.STARS_REFUND_OUTSIDE)
     if (entry.extra_data or {}).get(PENDING_FLAG):
         _flag(entry, **{PENDING_FLAG: False})  # Telegram confirms the refund an operator's call left pending
     return reversal

@@ -138,6 +138,7 @@ def test_twenty_concurrent_debits_of_a_user_who_can_afford_ten(make_user):
     results, errors = _run_threads(20, lambda i: services.balance_debit(user=user, amount=1))
     assert len(results) == 10
     assert len(errors) == 10 and all(isinstance(e, InsufficientFunds) for e in errors)
+    assert all(e.balance < e.required for e in errors)  # each refusal tells the balance it was refused on
     assert balance_get(user=user) == 0
     assert Transaction.objects.filter(user=user, type=TransactionType.CHARGE).count() == 10
     assert list(ledger_mismatches()) == []

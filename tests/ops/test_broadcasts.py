@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import User
 from billing.services import balance_credit
@@ -329,7 +329,7 @@ def test_a_photo_is_uploaded_again_only_until_one_send_succeeds(
     ("<b>open", "<b> is never closed"),
 ])
 def test_text_that_telegram_would_refuse_is_refused_before_sending(db, text, problem):
-    with pytest.raises(broadcasts.BroadcastInvalid, match=problem):
+    with translation.override("en"), pytest.raises(broadcasts.BroadcastInvalid, match=problem):
         broadcasts.broadcast_validate(broadcast=Broadcast(title="t", text=text))
 
 

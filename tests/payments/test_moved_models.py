@@ -21,7 +21,7 @@ def _sql_statements(app: str, migration: str, *, backwards: bool = False) -> lis
 
 @pytest.mark.django_db(transaction=True)  # SQLite's schema editor refuses to run inside a test's transaction
 def test_the_move_runs_no_sql_either_way():
-    for app, migration in (("billing", "0005"), ("payments", "0001")):
+    for app, migration in (("billing", "0006"), ("payments", "0001")):
         for backwards in (False, True):
             assert _sql_statements(app, migration, backwards=backwards) == [], (app, migration, backwards)
 
@@ -38,7 +38,7 @@ def test_rows_survive_unapplying_and_reapplying_the_move():
     FlaggedPayment.objects.create(telegram_payment_charge_id="kept", payer_telegram_id=1, currency="XTR",
                                   total_amount=1, reason="test")
     before = {table: _rows(table) for table in ("topup_packages", "flagged_payments")}
-    call_command("migrate", "billing", "0004", verbosity=0)  # the models are billing's again
+    call_command("migrate", "billing", "0005", verbosity=0)  # the models are billing's again
     assert {table: _rows(table) for table in before} == before
     call_command("migrate", verbosity=0)
     assert {table: _rows(table) for table in before} == before
@@ -47,7 +47,7 @@ def test_rows_survive_unapplying_and_reapplying_the_move():
 
 @pytest.mark.django_db(transaction=True)
 def test_permissions_granted_on_the_packages_before_the_move_hold_after_it(django_user_model):
-    call_command("migrate", "billing", "0004", verbosity=0)
+    call_command("migrate", "billing", "0005", verbosity=0)
     # The database as the release before the move left it: the models' content types are billing's only (the
     # content types migrate's post_migrate just made for today's payments models did not exist then).
     ContentType.objects.filter(app_label="payments").delete()

@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 from django.test import override_settings
+from django.utils import translation
 from django_tasks_db.models import DBTaskResult
 
 from config.task_admin import task_result_link, task_result_url, task_results_with_arg, task_results_with_kwarg
@@ -37,6 +38,9 @@ def test_a_job_finds_its_failed_task_by_argument_and_links_to_it(failed_result):
     generation_id, row = failed_result
     found = task_results_with_arg(task_prefix="tests.tasks.jobs.", value=generation_id).first()
     assert found == row
-    assert task_result_url(row.pk) in task_result_link(found) and "Failed" in task_result_link(found)
+    with translation.override("en"):
+        assert task_result_url(row.pk) in task_result_link(found) and "Failed" in task_result_link(found)
+    with translation.override("ru"):
+        assert "Ошибка" in task_result_link(found)  # the task's status in the operator's language
     assert task_results_with_kwarg(task_prefix="tests.tasks.jobs.", name="recipient_id", value=1).count() == 1
     assert task_result_link(None) == "-"

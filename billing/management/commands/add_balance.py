@@ -10,12 +10,13 @@ from accounts.exceptions import UserNotFound
 from accounts.management.base import ProjectCommand
 from accounts.models import User
 from accounts.selectors import user_find, user_get_by_telegram_id
+from billing import ledger_texts
 from billing.exceptions import BillingError, InvalidAmount
 from billing.models import TransactionType
 from billing.selectors import balance_get, balance_list, balance_stats
 from billing.services import balance_credit, parse_amount
 
-DEFAULT_DESCRIPTION = "Top-up by an operator"
+DEFAULT_DESCRIPTION = ledger_texts.OPERATOR_TOPUP
 YES = {"y", "yes", "д", "да"}
 QUIT = {"q", "quit", "exit", "й"}
 LIST_COLUMNS = (("Telegram id", 14, ">"), ("Username", 24, "<"), ("Name", 32, "<"), ("Balance", 14, ">"))

@@ -6,7 +6,7 @@ class Migration(migrations.Migration):
     billing's migration state only; their tables stay as they are."""
 
     dependencies = [
-        ('billing', '0004_flagged_payments'),
+        ('billing', '0005_verbose_names'),
     ]
 
     operations = [
