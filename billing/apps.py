@@ -5,4 +5,4 @@ from django.utils.translation import gettext_lazy as _
 class BillingConfig(AppConfig):
     default_auto_field = 'django.db.models.BigAutoField'
     name = 'billing'
-    verbose_name = _("Balances and payments")
+    verbose_name = _("Balances and ledger")

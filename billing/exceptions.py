@@ -32,7 +32,3 @@ class NotRefundable(BillingError):
 
 class ChargeMismatch(NotRefundable):
     """The charge belongs to another user or was made for something else than the refund names."""
-
-
-class PackageNotFound(BillingError):
-    pass

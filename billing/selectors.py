@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import user_search
-from billing.models import TopUpPackage, Transaction, TransactionStatus, TransactionType, UserBalance
+from billing.models import Transaction, TransactionStatus, TransactionType, UserBalance
 
 ZERO = Decimal("0")
 
@@ -21,10 +21,6 @@ def balance_get(*, user) -> Decimal:
 
 def transaction_list_recent(*, user, limit: int = 5) -> list[Transaction]:
     return list(Transaction.objects.filter(user_id=getattr(user, "pk", user)).order_by("-created_at", "-id")[:limit])
-
-
-def topup_package_list_active() -> list[TopUpPackage]:
-    return list(TopUpPackage.objects.filter(is_active=True).order_by("sort_order", "stars"))
 
 
 def ledger_mismatches() -> QuerySet[User]:

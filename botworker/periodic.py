@@ -33,9 +33,9 @@ def prune_processed_updates() -> int:
 
 @task()
 def reconcile_stars_payments() -> dict:
-    """Compare Telegram's Stars payments with the ledger and repair what is safe (billing.stars.stars_reconcile:
+    """Compare Telegram's Stars payments with the ledger and repair what is safe (payments' stars_reconcile:
     credit a missing payment once, reverse a refunded one, flag unknown credits); the counts are the result."""
-    from billing.stars import stars_reconcile
+    from payments.services.reconcile import stars_reconcile
 
     report = stars_reconcile(fix=True, created_by="periodic")
     summary = {f.name: len(v) if isinstance(v, list) else v

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "accounts",
     "billing",
     "promocodes",
+    "payments",
     "generations",
     "broadcasts",
     "botworker",

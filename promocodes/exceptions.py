@@ -28,37 +28,9 @@ class PromoCodeAlreadyUsed(PromoCodeError):
     """This user reached the code's uses per user."""
 
 
-class PurchaseError(PromoCodeError):
-    """A Stars top-up that must not go through (pre-checkout) or cannot be matched to an offer."""
+class DiscountUnavailable(PromoCodeError):
+    """The discount was used by another purchase already."""
 
 
-class InvoiceInvalid(PurchaseError):
-    """The invoice payload is not one this bot made."""
-
-
-class InvoiceNotYours(PurchaseError):
-    """The invoice was made for another user (a forwarded invoice)."""
-
-
-class PackageUnavailable(PurchaseError):
-    pass
-
-
-class PriceChanged(PurchaseError):
-    """The package or the discount behind the invoice changed since it was sent."""
-
-
-class PayerBlocked(PurchaseError):
-    pass
-
-
-class DiscountReserved(PriceChanged):
-    """The invoice's discount is held by another invoice of the same user that is being paid right now."""
-
-
-class PaymentFlagged(PurchaseError):
-    """A completed payment that does not match its invoice: nothing was credited, an operator looks into it."""
-
-    def __init__(self, reason: str, *, first: bool):
-        self.reason, self.first = reason, first  # ``first``: this delivery flagged it (a re-delivery does not)
-        super().__init__(f"Payment not credited, flagged for an operator: {reason}.")
+class DiscountHeld(DiscountUnavailable):
+    """The discount is held for another Stars invoice of the same user that is being paid right now."""

@@ -6,8 +6,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import Q
 from django.utils import timezone
 
-from billing.exceptions import PackageNotFound
-from billing.models import TopUpPackage
 from promocodes.models import PromokodeType, PromokodeUsage
 
 ZERO = Decimal("0")
@@ -20,15 +18,6 @@ class PendingPerks:
     bonus: Decimal
     discount_percent: Decimal | None
     discount_usage_id: str | None
-
-
-@dataclass(frozen=True)
-class TopUpOffer:
-    package: TopUpPackage
-    stars: int  # the price the user pays now, after a pending discount
-    discount_percent: Decimal | None
-    discount_usage_id: str | None
-    promo_bonus: Decimal
 
 
 def promo_code_normalize(code: str) -> str:
@@ -58,29 +47,6 @@ def promo_perks_pending(*, user) -> PendingPerks:
         bonus=bonus,
         discount_percent=discount.promokode.discount_percent if discount else None,
         discount_usage_id=str(discount.pk) if discount else None,
-    )
-
-
-def topup_offer_list(*, user) -> list[TopUpOffer]:
-    perks = promo_perks_pending(user=user)
-    packages = TopUpPackage.objects.filter(is_active=True).order_by("sort_order", "stars")
-    return [_offer(package, perks) for package in packages]
-
-
-def topup_offer_get(*, user, package_id: int) -> TopUpOffer:
-    package = TopUpPackage.objects.filter(pk=package_id, is_active=True).first()
-    if package is None:
-        raise PackageNotFound(f"No active top-up package {package_id}.")
-    return _offer(package, promo_perks_pending(user=user))
-
-
-def _offer(package: TopUpPackage, perks: PendingPerks) -> TopUpOffer:
-    return TopUpOffer(
-        package=package,
-        stars=discounted_stars(stars=package.stars, percent=perks.discount_percent),
-        discount_percent=perks.discount_percent,
-        discount_usage_id=perks.discount_usage_id,
-        promo_bonus=perks.bonus,
     )
 
 

@@ -1,8 +1,7 @@
-"""Writes to promo codes: creating them (operators) and activating them (users)."""
+"""Writes to promo codes: creating them (operators), activating them (users), and using what they grant in a
+purchase (a Stars top-up in ``payments``, a generation in ``generations``)."""
 
-import logging
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -13,21 +12,15 @@ from django.utils.translation import gettext
 
 from accounts.models import User
 from billing import ledger_texts
-from billing import selectors as billing_selectors
 from billing import services as billing_services
-from billing.flagged import STARS_CURRENCY, payment_mismatch, stars_payment_flag
 from billing.ledger_texts import describe
-from billing.models import TopUpPackage, Transaction, TransactionType
+from billing.models import Transaction, TransactionType
 from promocodes.exceptions import (
-    DiscountReserved, InvoiceInvalid, InvoiceNotYours, PackageUnavailable, PayerBlocked, PaymentFlagged, PriceChanged,
-    PromoCodeAlreadyUsed, PromoCodeExhausted, PromoCodeExpired, PromoCodeInvalid, PromoCodeNotFound, PromoCodeNotStarted,
+    DiscountHeld, DiscountUnavailable, PromoCodeAlreadyUsed, PromoCodeExhausted, PromoCodeExpired, PromoCodeInvalid,
+    PromoCodeNotFound, PromoCodeNotStarted,
 )
 from promocodes.models import Promokode, PromokodeType, PromokodeUsage
-from promocodes.selectors import (
-    TopUpOffer, discount_usable_usages, discounted_coins, discounted_stars, pending_usages, promo_code_normalize,
-)
-
-logger = logging.getLogger(__name__)
+from promocodes.selectors import discount_usable_usages, discounted_coins, pending_usages, promo_code_normalize
 
 # No 0/O or 1/I: codes are read off screens and typed by hand.
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -148,203 +141,60 @@ def _check_can_activate(promo: Promokode | None, user: User) -> None:
             raise PromoCodeAlreadyUsed(f"The user has used the code {used} time(s).")
 
 
-# --- Telegram Stars top-ups -----------------------------------------------------------------------------------
-
-INVOICE_PREFIX = "topup"
-# How long a pre-checkout holds the invoice's discount for that invoice: Telegram completes an approved payment
-# within seconds, so a hold this long only outlives a payment that failed after its pre-checkout.
-DISCOUNT_HOLD = timedelta(minutes=10)
-# Set on a Stars credit that the reconciliation made first, once the payment's own delivery has settled the
-# promo codes (discount, bonus) of it: a later delivery of the same payment is then a plain duplicate.
-SETTLED_NOTE = "purchase_settled_at"
+# --- discounts and bonuses used by purchases (payments, generations) -----------------------------------------
 
 
 @dataclass(frozen=True)
-class Invoice:
-    """What an invoice payload binds: who may pay, for which package, at which price, with which discount."""
-
-    telegram_user_id: int
-    package_id: int
-    stars: int
-    discount_usage_id: str | None = None
-    # Tells apart two invoices of the same package carrying the same discount (their other parts are equal), so
-    # the discount can be held for exactly one of them. Only discounted invoices carry one.
-    nonce: str | None = None
-
-    def payload(self) -> str:
-        usage = uuid.UUID(self.discount_usage_id).hex if self.discount_usage_id else "-"
-        parts = [INVOICE_PREFIX, str(self.telegram_user_id), str(self.package_id), str(self.stars), usage]
-        return ":".join(parts + ([self.nonce] if self.nonce else []))
+class PendingBonuses:
+    amount: Decimal
+    usage_ids: list[str]
 
 
-def invoice_for_offer(*, user: User, offer: TopUpOffer) -> Invoice:
-    return Invoice(telegram_user_id=user.telegram_id, package_id=offer.package.pk, stars=offer.stars,
-                   discount_usage_id=offer.discount_usage_id,
-                   nonce=secrets.token_hex(4) if offer.discount_usage_id else None)
+def _require_atomic(name: str) -> None:
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError(f"{name} must run inside the purchase's transaction")
 
 
-def invoice_parse(payload: str) -> Invoice:
-    try:
-        parts = (payload or "").split(":")
-        if len(parts) not in (5, 6) or parts[0] != INVOICE_PREFIX:
-            raise ValueError(payload)
-        _, telegram_user_id, package_id, stars, usage, *rest = parts
-        nonce = rest[0] if rest else None
-        if nonce is not None and not (nonce.isalnum() and len(nonce) <= 16):
-            raise ValueError(nonce)
-        return Invoice(telegram_user_id=int(telegram_user_id), package_id=int(package_id), stars=int(stars),
-                       discount_usage_id=None if usage == "-" else str(uuid.UUID(usage)), nonce=nonce)
-    except ValueError:
-        raise InvoiceInvalid(f"Not a top-up invoice payload: {payload!r}.") from None
+@transaction.atomic
+def promo_discount_hold(*, user: User, usage_id: str, holder: str, hold_for: timedelta) -> Decimal:
+    """Lock the user's unused discount ``usage_id`` and hold it for ``holder`` (a Stars invoice) for ``hold_for``;
+    returns its percent.
 
-
-def purchase_pre_checkout_check(*, payer_telegram_id: int, payload: str, currency: str, total_amount: int) -> Invoice:
-    """Decide a ``pre_checkout_query``: raises a ``PurchaseError`` unless this payer may pay this invoice now.
-
-    An invoice with a discount holds it (``reserved_payload``/``reserved_until``) until its payment consumes it
-    or ``DISCOUNT_HOLD`` passes; another invoice carrying the same discount is refused meanwhile
-    (``DiscountReserved``). The same invoice may be pre-checked again (a retry).
+    While the hold lasts, neither another holder (``DiscountHeld``) nor a coin purchase
+    (``discount_consume_for_purchase``) takes the discount; the same holder may hold it again (a retry). Raises
+    ``DiscountUnavailable`` when the discount was used already.
     """
-    invoice = invoice_parse(payload)
-    if invoice.telegram_user_id != payer_telegram_id:
-        raise InvoiceNotYours(f"Invoice for {invoice.telegram_user_id}, paid by {payer_telegram_id}.")
-    user = User.objects.filter(telegram_id=payer_telegram_id).first()
-    if user is None:
-        raise InvoiceNotYours(f"No user {payer_telegram_id}.")
-    if user.is_blocked:
-        raise PayerBlocked(f"User {payer_telegram_id} is blocked.")
-    package = TopUpPackage.objects.filter(pk=invoice.package_id, is_active=True).first()
-    if package is None:
-        raise PackageUnavailable(f"Package {invoice.package_id} is gone or inactive.")
-    with transaction.atomic():  # a refusal below also undoes the hold taken here
-        percent = None
-        if invoice.discount_usage_id:
-            percent = _discount_hold(user=user, usage_id=invoice.discount_usage_id, payload=payload)
-        price = discounted_stars(stars=package.stars, percent=percent)
-        if currency != STARS_CURRENCY or total_amount != invoice.stars or price != invoice.stars:
-            raise PriceChanged(
-                f"Invoice says {invoice.stars} {currency} ({total_amount}), the offer is now {price} XTR.")
-    return invoice
-
-
-def _discount_hold(*, user: User, usage_id: str, payload: str) -> Decimal:
-    """Lock the unused discount and hold it for ``payload``; returns its percent."""
     usage = (pending_usages(user=user, type=PromokodeType.DISCOUNT).select_for_update(of=("self",))
              .filter(pk=usage_id).first())
     if usage is None:
-        raise PriceChanged("The discount of this invoice was already used.")
+        raise DiscountUnavailable(f"The discount {usage_id} was already used.")
     now = timezone.now()
-    if usage.reserved_payload not in (None, payload) and usage.reserved_until and usage.reserved_until > now:
-        raise DiscountReserved(f"Discount {usage_id} is held by another invoice until {usage.reserved_until}.")
-    usage.reserved_payload, usage.reserved_until = payload, now + DISCOUNT_HOLD
+    if usage.reserved_payload not in (None, holder) and usage.reserved_until and usage.reserved_until > now:
+        raise DiscountHeld(f"Discount {usage_id} is held by another invoice until {usage.reserved_until}.")
+    usage.reserved_payload, usage.reserved_until = holder, now + hold_for
     usage.save(update_fields=["reserved_payload", "reserved_until"])
     return usage.promokode.discount_percent
 
 
-@dataclass(frozen=True)
-class PurchaseResult:
-    topup: Transaction
-    bonus: Transaction | None
-    balance: Decimal
-    duplicate: bool  # the same payment was delivered before: nothing was credited this time
-    # The reconciliation had credited the payment before its delivery; this delivery settled its promo codes.
-    settled_late: bool = False
+def promo_discount_consume(*, user: User, usage_id: str, used_for: str) -> bool:
+    """Mark the discount ``usage_id`` used by a paid purchase (its hold ends); False when another purchase had
+    consumed it already. Call it inside the transaction that credits the purchase."""
+    _require_atomic("promo_discount_consume")
+    return bool(PromokodeUsage.objects.filter(pk=usage_id, user=user, consumed_at__isnull=True).update(
+        consumed_at=timezone.now(), package_used=used_for, reserved_payload=None, reserved_until=None))
 
 
-def purchase_complete(
-    *, payer_telegram_id: int, payload: str, total_amount: int, telegram_payment_charge_id: str,
-    currency: str = STARS_CURRENCY,
-) -> PurchaseResult:
-    """Credit a ``successful_payment`` once: the package's coins (TOPUP), pending promo bonuses (BONUS), and mark
-    the discount and bonuses used, all in one transaction keyed by ``telegram_payment_charge_id``.
-
-    A payment that does not match its invoice (not paid in Stars, another price, another payer) is credited with
-    nothing: it is flagged for an operator (``billing.flagged``) and ``PaymentFlagged`` raised. Otherwise it is
-    never refused: Telegram has taken the Stars. A package deleted since the invoice is credited 1 coin per Star
-    paid; a discount already consumed by another payment is logged, and this payment credited all the same.
-    """
-    invoice = invoice_parse(payload)
-    key = f"stars:{telegram_payment_charge_id}"  # billing.stars (refunds, reconciliation) relies on this form
-    bonus_key = f"promo-bonus:{telegram_payment_charge_id}"  # ... and on this one (refunds reverse the bonus too)
-    reason = payment_mismatch(payer_telegram_id=payer_telegram_id, payload=payload, currency=currency,
-                              total_amount=total_amount)
-    if reason and not Transaction.objects.filter(idempotency_key=key).exists():  # else: credited before, a repeat
-        _flagged, first = stars_payment_flag(
-            telegram_payment_charge_id=telegram_payment_charge_id, payer_telegram_id=payer_telegram_id,
-            payload=payload, currency=currency, total_amount=total_amount, reason=reason)
-        raise PaymentFlagged(reason, first=first)
-    with transaction.atomic():
-        # One purchase of a user at a time: a second delivery waits here, then finds the first one's entry.
-        payer = User.objects.select_for_update().get(telegram_id=payer_telegram_id)
-        existing = Transaction.objects.filter(idempotency_key=key).first()
-        if existing is not None:
-            return _purchase_already_credited(existing, payer=payer, invoice=invoice, bonus_key=bonus_key)
-        package = TopUpPackage.objects.filter(pk=invoice.package_id).first()
-        if package is None:
-            logger.warning("Paid package %s no longer exists (charge %s): crediting %s coins, one per Star paid",
-                           invoice.package_id, key, total_amount)
-        topup = billing_services.balance_credit(
-            user=payer, amount=package.total_credits if package else Decimal(total_amount),
-            type=TransactionType.TOPUP, idempotency_key=key, created_by="telegram",
-            description=describe(ledger_texts.STARS_TOPUP, package=package.title if package else f"{total_amount} ⭐"),
-            extra_data={
-                "telegram_payment_charge_id": telegram_payment_charge_id, "invoice_payload": payload,
-                "stars": total_amount, "package_id": invoice.package_id, "telegram_user_id": payer_telegram_id,
-                **({} if package else {"package_missing": True}),
-            },
-        )
-        bonus = _purchase_settle_promos(payer, invoice=invoice, bonus_key=bonus_key, topup=topup)
-    return PurchaseResult(topup=topup, bonus=bonus, balance=(bonus or topup).balance_after, duplicate=False)
-
-
-def _purchase_already_credited(existing: Transaction, *, payer: User, invoice: Invoice,
-                               bonus_key: str) -> PurchaseResult:
-    """A second delivery credits nothing. But when the reconciliation credited the payment first, its promo codes
-    were not applied: apply them now, once, and let the bot confirm the payment."""
-    data = existing.extra_data or {}
-    if existing.user_id == payer.pk and data.get("reconciled") and not data.get(SETTLED_NOTE):
-        bonus = _purchase_settle_promos(payer, invoice=invoice, bonus_key=bonus_key, topup=existing)
-        return PurchaseResult(topup=existing, bonus=bonus, balance=billing_selectors.balance_get(user=payer),
-                              duplicate=False, settled_late=True)
-    bonus = Transaction.objects.filter(idempotency_key=bonus_key).first()
-    return PurchaseResult(topup=existing, bonus=bonus, balance=billing_selectors.balance_get(user=payer),
-                          duplicate=True)
-
-
-def _purchase_settle_promos(payer: User, *, invoice: Invoice, bonus_key: str, topup: Transaction) -> Transaction | None:
-    """Consume the invoice's discount and credit the pending bonuses of a credited payment (idempotent)."""
-    now = timezone.now()
-    package_used = str(invoice.package_id)
-    if invoice.discount_usage_id:
-        consumed = PromokodeUsage.objects.filter(
-            pk=invoice.discount_usage_id, user=payer, consumed_at__isnull=True,
-        ).update(consumed_at=now, package_used=package_used, reserved_payload=None, reserved_until=None)
-        if not consumed:
-            # Telegram took the discounted price already; the payment stands, the operator may look into it.
-            logger.warning("Payment %s used discount %s that another payment had consumed; credited anyway",
-                           topup.idempotency_key, invoice.discount_usage_id)
-    bonus = _credit_pending_bonuses(payer, key=bonus_key, package_used=package_used, now=now)
-    if (topup.extra_data or {}).get("reconciled"):
-        billing_services.ledger_entry_annotate(entry=topup, notes={SETTLED_NOTE: now.isoformat()})
-    return bonus
-
-
-def _credit_pending_bonuses(payer: User, *, key: str, package_used: str, now) -> Transaction | None:
-    if (done := Transaction.objects.filter(idempotency_key=key).first()) is not None:
-        return done  # this payment's bonus is in already: later activations wait for the next payment
-    usages = list(pending_usages(user=payer, type=PromokodeType.BONUS).select_for_update(of=("self",)))
+def promo_bonuses_consume(*, user: User, used_for: str) -> PendingBonuses | None:
+    """Take every bonus code waiting for the user's next top-up: their usages are locked and marked used, and their
+    total returned for the caller to credit in the same transaction; None when none waits."""
+    _require_atomic("promo_bonuses_consume")
+    usages = list(pending_usages(user=user, type=PromokodeType.BONUS).select_for_update(of=("self",)))
     amount = sum((u.bonus_added or u.promokode.bonus_amount or Decimal("0") for u in usages), Decimal("0"))
     if not usages or amount <= 0:
         return None
-    PromokodeUsage.objects.filter(pk__in=[u.pk for u in usages]).update(consumed_at=now, package_used=package_used)
-    return billing_services.balance_credit(
-        user=payer, amount=amount, type=TransactionType.BONUS, idempotency_key=key, created_by="telegram",
-        description=ledger_texts.PROMO_CODE_BONUS,
-        extra_data={"promokode_usage_ids": [str(u.pk) for u in usages], "package_id": int(package_used)},
-    )
-
-
-# --- coin purchases (generations) -------------------------------------------------------------------------------
+    PromokodeUsage.objects.filter(pk__in=[u.pk for u in usages]).update(consumed_at=timezone.now(),
+                                                                        package_used=used_for)
+    return PendingBonuses(amount=amount, usage_ids=[str(u.pk) for u in usages])
 
 
 def discount_consume_for_purchase(
@@ -359,8 +209,7 @@ def discount_consume_for_purchase(
     (``reserved_until`` in the future) is left to that invoice. The price may come out 0 (a tiny price): the
     caller then charges nothing. A refund of the purchase gives back what was charged, not the discount.
     """
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("discount_consume_for_purchase must run inside the purchase's transaction")
+    _require_atomic("discount_consume_for_purchase")
     usage = discount_usable_usages(user=user).select_for_update(of=("self",)).first()
     if usage is None:
         return Decimal(price), None

@@ -16,6 +16,7 @@ from billing.models import Transaction
 from botworker.callbacks import BalanceTopUp, LedgerEntry, LegacyBalanceTopUp, Menu, MenuSection, TopUpPackageChoice
 from botworker.keyboards import coins, main_menu_button, menu_button, top_up_button
 from botworker.orm import db
+from payments import selectors as payment_selectors
 from promocodes import selectors as promo_selectors
 
 RECENT_ENTRIES = 5
@@ -101,7 +102,7 @@ async def show_entry(callback: CallbackQuery, callback_data: LedgerEntry, db_use
     ]))
 
 
-def packages_text(offers: list[promo_selectors.TopUpOffer]) -> str:
+def packages_text(offers: list[payment_selectors.TopUpOffer]) -> str:
     lines = [_("➕ <b>Пополнение баланса</b>\n\nВыберите пакет — оплата звёздами Telegram ⭐")]
     if offers and offers[0].discount_percent:
         lines.append(_("🏷 Ваша скидка {percent}% уже учтена в цене.").format(percent=coins(offers[0].discount_percent)))
@@ -112,7 +113,7 @@ def packages_text(offers: list[promo_selectors.TopUpOffer]) -> str:
     return "\n\n".join(lines)
 
 
-def package_button_text(offer: promo_selectors.TopUpOffer) -> str:
+def package_button_text(offer: payment_selectors.TopUpOffer) -> str:
     package = offer.package
     text = _("{coins} монет").format(coins=coins(package.credits))
     if package.bonus_credits:
@@ -122,7 +123,7 @@ def package_button_text(offer: promo_selectors.TopUpOffer) -> str:
 
 
 async def show_packages(callback: CallbackQuery, db_user: User) -> None:
-    offers = await db(promo_selectors.topup_offer_list, user=db_user)
+    offers = await db(payment_selectors.topup_offer_list, user=db_user)
     await callback.answer()
     rows = [[InlineKeyboardButton(text=package_button_text(offer),
                                   callback_data=TopUpPackageChoice(package_id=offer.package.pk).pack())]

@@ -1,8 +1,8 @@
 """Telegram Stars top-ups: the invoice, the pre-checkout check, the successful payment, /paysupport.
 
-Telegram delivers ``successful_payment`` at least once; ``promocodes.services.purchase_complete`` credits it once,
-keyed by ``telegram_payment_charge_id``. The reply is sent after that transaction has committed. A payment that
-does not match its invoice is credited with nothing and flagged; the user is told support is checking it.
+Telegram delivers ``successful_payment`` at least once; ``payments.services.purchase.purchase_complete`` credits it
+once, keyed by ``telegram_payment_charge_id``. The reply is sent after that transaction has committed. A payment
+that does not match its invoice is credited with nothing and flagged; the user is told support is checking it.
 """
 
 import logging
@@ -15,26 +15,26 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from billing.exceptions import PackageNotFound
 from botworker.callbacks import MenuSection, TopUpPackageChoice
 from botworker.keyboards import back_to_menu_keyboard, coins, menu_button
 from botworker.orm import db
-from promocodes import exceptions as promo_errors
-from promocodes import selectors as promo_selectors
-from promocodes import services as promo_services
+from payments import exceptions as payment_errors
+from payments import invoices
+from payments import selectors as payment_selectors
+from payments.services import purchase
 
 logger = logging.getLogger(__name__)
 
 
-def _invoice_for(user: User, package_id: int) -> tuple[promo_selectors.TopUpOffer, promo_services.Invoice]:
-    offer = promo_selectors.topup_offer_get(user=user, package_id=package_id)
-    return offer, promo_services.invoice_for_offer(user=user, offer=offer)
+def _invoice_for(user: User, package_id: int) -> tuple[payment_selectors.TopUpOffer, invoices.Invoice]:
+    offer = payment_selectors.topup_offer_get(user=user, package_id=package_id)
+    return offer, invoices.invoice_for_offer(user=user, offer=offer)
 
 
 async def send_invoice(callback: CallbackQuery, callback_data: TopUpPackageChoice, bot: Bot, db_user: User) -> None:
     try:
         offer, invoice = await db(_invoice_for, db_user, callback_data.package_id)
-    except PackageNotFound:
+    except payment_errors.PackageUnavailable:
         await callback.answer(_("Этот пакет больше недоступен. Выберите другой."), show_alert=True)
         return
     await callback.answer()
@@ -49,18 +49,18 @@ async def send_invoice(callback: CallbackQuery, callback_data: TopUpPackageChoic
         title=_("Пакет «{title}»").format(title=package.title)[:32],
         description=description[:255],
         payload=invoice.payload(),
-        currency=promo_services.STARS_CURRENCY,
+        currency=invoices.STARS_CURRENCY,
         prices=[LabeledPrice(label=_("{coins} монет").format(coins=coins(package.total_credits)), amount=offer.stars)],
         provider_token="",
     )
 
 
-def pre_checkout_error(error: promo_errors.PurchaseError) -> str:
-    if isinstance(error, promo_errors.InvoiceNotYours):
+def pre_checkout_error(error: payment_errors.PaymentError) -> str:
+    if isinstance(error, payment_errors.InvoiceNotYours):
         return _("Этот счёт выставлен другому пользователю. Откройте пополнение в боте и выберите пакет.")
-    if isinstance(error, promo_errors.PayerBlocked):
+    if isinstance(error, payment_errors.PayerBlocked):
         return _("Ваш доступ к боту ограничен. Напишите в поддержку.")
-    if isinstance(error, (promo_errors.PackageUnavailable, promo_errors.PriceChanged)):
+    if isinstance(error, (payment_errors.PackageUnavailable, payment_errors.PriceChanged)):
         return _("Цена или пакет изменились. Откройте пополнение заново и выберите пакет.")
     return _("Этот счёт недействителен. Откройте пополнение в боте заново.")
 
@@ -68,9 +68,9 @@ def pre_checkout_error(error: promo_errors.PurchaseError) -> str:
 async def on_pre_checkout(query: PreCheckoutQuery) -> None:
     # Telegram waits 10 seconds for the answer: one quick read, then answer either way.
     try:
-        await db(promo_services.purchase_pre_checkout_check, payer_telegram_id=query.from_user.id,
+        await db(purchase.purchase_pre_checkout_check, payer_telegram_id=query.from_user.id,
                  payload=query.invoice_payload, currency=query.currency, total_amount=query.total_amount)
-    except promo_errors.PurchaseError as error:
+    except payment_errors.PaymentError as error:
         logger.warning("Pre-checkout refused for user %s, payload %r: %s", query.from_user.id,
                        query.invoice_payload, error)
         await query.answer(ok=False, error_message=pre_checkout_error(error))
@@ -82,11 +82,11 @@ async def on_successful_payment(message: Message) -> None:
     payment = message.successful_payment
     try:
         result = await db(
-            promo_services.purchase_complete, payer_telegram_id=message.from_user.id,
+            purchase.purchase_complete, payer_telegram_id=message.from_user.id,
             payload=payment.invoice_payload, total_amount=payment.total_amount,
             telegram_payment_charge_id=payment.telegram_payment_charge_id, currency=payment.currency,
         )
-    except promo_errors.PaymentFlagged as flagged:
+    except payment_errors.PaymentFlagged as flagged:
         logger.warning("Payment %s not credited: %s", payment.telegram_payment_charge_id, flagged.reason)
         if flagged.first:
             await message.answer(payment_flagged_text(), reply_markup=back_to_menu_keyboard())

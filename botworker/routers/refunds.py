@@ -8,8 +8,9 @@ import logging
 from aiogram import F, Router
 from aiogram.types import Message
 
-from billing import stars
 from botworker.orm import db
+from payments.exceptions import RefundNotReversed
+from payments.services.refunds import stars_refund_record
 
 logger = logging.getLogger(__name__)
 
@@ -17,9 +18,9 @@ logger = logging.getLogger(__name__)
 async def on_refunded_payment(message: Message) -> None:
     refund = message.refunded_payment
     try:
-        reversal = await db(stars.stars_refund_record,
+        reversal = await db(stars_refund_record,
                             telegram_payment_charge_id=refund.telegram_payment_charge_id, created_by="telegram")
-    except stars.RefundNotReversed as error:
+    except RefundNotReversed as error:
         logger.warning("refunded_payment %s: %s", refund.telegram_payment_charge_id, error)
         return
     if reversal is not None:

@@ -7,10 +7,11 @@ import pytest
 from django.db import OperationalError
 from django.urls import reverse
 
-from billing.models import TopUpPackage, Transaction
+from billing.models import Transaction
 from botworker.failed_updates import failed_update_record
 from botworker.models import FailedUpdate, FailedUpdateResolution
-from promocodes import services as promo_services
+from payments.invoices import Invoice
+from payments.models import TopUpPackage
 from tests.support import updates
 from tests.support.botapi import TOKEN, FakeBotAPI
 from tests.support.faults import failing_writes
@@ -32,7 +33,7 @@ def failed_payment(make_user):
     """A Stars payment that the poller gave up on while the database was failing."""
     user = make_user(telegram_id=6401)
     package = TopUpPackage.objects.create(title="Старт", stars=50, credits=Decimal("100"))
-    payload = promo_services.Invoice(telegram_user_id=user.telegram_id, package_id=package.pk, stars=50).payload()
+    payload = Invoice(telegram_user_id=user.telegram_id, package_id=package.pk, stars=50).payload()
     update = dict(updates.successful_payment(user.telegram_id, payload=payload, total_amount=50, charge_id="ch-6401"),
                   update_id=6401)
     return failed_update_record(update_id=6401, payload=update, update_type="message", telegram_user_id=6401,

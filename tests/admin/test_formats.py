@@ -11,8 +11,9 @@ from django.utils import translation
 
 from billing import services as billing_services
 from billing.formats import count, figure, money, percent, signed_money
-from billing.models import TopUpPackage, Transaction, TransactionType
+from billing.models import Transaction, TransactionType
 from botworker.routers.balance import _entry_line
+from payments.models import TopUpPackage
 from promocodes import services as promo_services
 
 NBSP = "\xa0"
@@ -60,7 +61,7 @@ def test_every_money_column_uses_the_money_format(russian, make_user):
     assert f"+12{NBSP}345,50" in ledger and f"11{NBSP}345,50" in ledger
     balances = _text(russian.get(reverse("admin:billing_userbalance_changelist")))
     assert f"11{NBSP}345,50" in balances
-    packages = _text(russian.get(reverse("admin:billing_topuppackage_changelist")))
+    packages = _text(russian.get(reverse("admin:payments_topuppackage_changelist")))
     assert f"12{NBSP}000" in packages and f"2{NBSP}500,00" in packages and f"14{NBSP}500,00" in packages
     promos = _text(russian.get(reverse("admin:promocodes_promokode_changelist")))
     assert f"1{NBSP}500,00" in promos and "12,5%" in promos

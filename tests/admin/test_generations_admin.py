@@ -107,7 +107,7 @@ def test_generation_list_shows_result_thumbnails(admin_client, make_user):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", ["accounts_user", "billing_transaction", "billing_userbalance",
-                                  "billing_topuppackage", "promocodes_promokode", "generations_avatar",
+                                  "payments_topuppackage", "promocodes_promokode", "generations_avatar",
                                   "generations_imagegeneration", "generations_stylecategory",
                                   "generations_stylesubcategory", "generations_styletemplate"])
 def test_every_changelist_opens(admin_client, name):

@@ -19,8 +19,9 @@ from django.test import Client
 from django.urls import NoReverseMatch, reverse
 
 from billing import services as billing_services
-from billing.models import TopUpPackage, Transaction, TransactionType, UserBalance
+from billing.models import Transaction, TransactionType, UserBalance
 from broadcasts.models import Broadcast
+from payments.models import TopUpPackage
 from generations.models import Avatar, AvatarStatus, GenerationStatus, ImageGeneration, StyleCategory
 from promocodes.models import Promokode
 from promocodes.services import promo_code_create

@@ -22,12 +22,3 @@ def test_one_balance_row_per_user(make_user):
     UserBalance.objects.create(user=user)
     with pytest.raises(IntegrityError), transaction.atomic():
         UserBalance.objects.create(user=user)
-
-
-@pytest.mark.django_db
-def test_topup_packages_are_seeded():
-    from billing.selectors import topup_package_list_active
-
-    packages = topup_package_list_active()
-    assert len(packages) >= 3
-    assert all(p.stars > 0 and p.total_credits > 0 for p in packages)

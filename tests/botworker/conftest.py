@@ -90,7 +90,7 @@ async def bot_env(transactional_db):
 @pytest.fixture
 def topup_packages(transactional_db):
     """Two active Stars packages (transactional tests flush the seeded ones) and one inactive."""
-    from billing.models import TopUpPackage
+    from payments.models import TopUpPackage
 
     TopUpPackage.objects.all().delete()
     return [

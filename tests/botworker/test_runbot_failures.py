@@ -8,9 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from billing.models import TopUpPackage, Transaction
+from billing.models import Transaction
 from botworker.models import FailedUpdate
-from promocodes import services as promo_services
+from payments.invoices import Invoice
+from payments.models import TopUpPackage
 from tests.botworker.test_runbot import api, finish, runbot, to  # noqa: F401 - api is a fixture
 from tests.support import updates
 from tests.support.faults import failing_writes
@@ -23,7 +24,7 @@ QUICK_RETRIES = {"BOT_UPDATE_RETRY_DELAY": "0.05", "BOT_UPDATE_RETRY_MAX_DELAY":
 
 def payment(user_id: int) -> dict:
     package = TopUpPackage.objects.create(title="Старт", stars=50, credits=Decimal("100"))
-    payload = promo_services.Invoice(telegram_user_id=user_id, package_id=package.pk, stars=50).payload()
+    payload = Invoice(telegram_user_id=user_id, package_id=package.pk, stars=50).payload()
     return updates.successful_payment(user_id, payload=payload, total_amount=50, charge_id=f"charge-{user_id}")
 
 

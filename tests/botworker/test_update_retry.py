@@ -12,9 +12,11 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from billing.models import TopUpPackage, Transaction
+from billing.models import Transaction
 from botworker.callbacks import Menu, MenuSection, TopUpPackageChoice
 from botworker.models import FailedUpdate
+from payments.invoices import Invoice
+from payments.models import TopUpPackage
 from promocodes import services as promo_services
 from promocodes.models import PromokodeType, PromokodeUsage
 from tests.support import updates
@@ -102,7 +104,7 @@ async def test_an_update_that_keeps_failing_is_recorded_for_an_operator_and_only
     bot_env.feed(updates.message(user_id, "/start"))
     await bot_env.wait_for("sendMessage", to(user_id, "Привет"))
     package = await bot_env.orm(TopUpPackage.objects.create, title="Старт", stars=50, credits=Decimal("100"))
-    payload = promo_services.Invoice(telegram_user_id=user_id, package_id=package.pk, stars=50).payload()
+    payload = Invoice(telegram_user_id=user_id, package_id=package.pk, stars=50).payload()
 
     # The error's text quotes the bot token (as a connection or HTTP error may quote a secret).
     with failing_writes("transactions", message=f"near {TOKEN}"), failing_writes("bot_failed_updates") as recording:

@@ -26,7 +26,6 @@ from django.urls import reverse
 from django.utils import translation
 
 from billing import ledger_texts, services as billing_services
-from billing.flagged import payment_mismatch, stars_payment_flag
 from billing.ledger_texts import describe
 from billing.models import Transaction, TransactionType
 from botworker.failed_updates import failed_update_record
@@ -37,6 +36,8 @@ from generations.models import (
     Avatar, AvatarPhoto, AvatarStatus, GenerationStatus, ImageGeneration, PhotoValidationStatus, StyleCategory,
     StyleSubcategory,
 )
+from payments.invoices import invoice_parse
+from payments.services.credit import payment_mismatch, stars_payment_flag
 from promocodes import services as promo_services
 
 pytestmark = pytest.mark.django_db
@@ -209,12 +210,13 @@ def every_model(make_user, settings):
     BroadcastRecipient.objects.create(broadcast=paused, user=anna, telegram_id=anna.telegram_id,
                                       status=RecipientStatus.FAILED, error=INTERRUPTED)
     group = Group.objects.create(name="Операторы")
-    group.permissions.set(Permission.objects.filter(content_type__app_label__in=["billing", "accounts"]))
+    group.permissions.set(Permission.objects.filter(content_type__app_label__in=["billing", "payments", "accounts"]))
     broadcast_tasks.broadcasts_resume_running.enqueue()
+    payload = f"topup:{ivan.telegram_id}:1:150:-"
     stars_payment_flag(telegram_payment_charge_id="stx2a9f", payer_telegram_id=anna.telegram_id,
-                       payload=f"topup:{ivan.telegram_id}:1:150:-", currency="XTR", total_amount=150,
-                       reason=payment_mismatch(payer_telegram_id=anna.telegram_id, currency="XTR", total_amount=150,
-                                               payload=f"topup:{ivan.telegram_id}:1:150:-"))
+                       payload=payload, currency="XTR", total_amount=150,
+                       reason=payment_mismatch(invoice=invoice_parse(payload), payer_telegram_id=anna.telegram_id,
+                                               currency="XTR", total_amount=150))
     failed_update_record(update_id=77, payload={"update_id": 77, "message": {"text": "/start"}}, update_type="message",
                          telegram_user_id=anna.telegram_id, error=ConnectionError("база данных недоступна"),
                          attempts=5)

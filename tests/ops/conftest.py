@@ -2,7 +2,6 @@
 
 import pytest
 
-from tests.botworker.conftest import bot_env  # noqa: F401  the end-to-end bot fixture (refunded_payment tests)
 from tests.support.botapi import TOKEN, FakeBotAPI
 
 

@@ -8,14 +8,17 @@ import pytest
 from django.db import close_old_connections
 from django.utils import timezone
 
-from billing.models import TopUpPackage, Transaction, TransactionType
+from billing.models import Transaction, TransactionType
 from billing.selectors import balance_get
+from payments.exceptions import PriceChanged
+from payments.invoices import invoice_for_offer
+from payments.models import TopUpPackage
+from payments.selectors import topup_offer_get
+from payments.services.purchase import purchase_complete, purchase_pre_checkout_check
 from promocodes import exceptions
 from promocodes.models import Promokode, PromokodeType, PromokodeUsage
-from promocodes.selectors import discounted_stars, promo_perks_pending, topup_offer_get
-from promocodes.services import (
-    invoice_for_offer, promo_code_activate, promo_code_create, purchase_complete, purchase_pre_checkout_check,
-)
+from promocodes.selectors import discounted_stars, promo_perks_pending
+from promocodes.services import promo_code_activate, promo_code_create
 
 
 def balance_code(code="GIFT50", amount="50", **terms):
@@ -141,7 +144,7 @@ def test_a_discount_code_lowers_the_next_package_price_and_is_consumed_by_the_pa
     assert result.topup.amount == Decimal("250") and result.topup.extra_data["stars"] == 200
     assert topup_offer_get(user=user, package_id=package.pk).stars == 250
     # A second invoice made with the same discount is stale now: its price no longer matches.
-    with pytest.raises(exceptions.PriceChanged):
+    with pytest.raises(PriceChanged):
         purchase_pre_checkout_check(payer_telegram_id=user.telegram_id, payload=payload, currency="XTR",
                                     total_amount=200)
 

@@ -8,17 +8,18 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from billing.models import TopUpPackage, Transaction, TransactionType
+from billing.models import Transaction, TransactionType
 from billing.selectors import balance_get
 from generations import services
 from generations.models import GenerationStatus
-from promocodes import exceptions
+from payments import exceptions
+from payments.invoices import invoice_for_offer
+from payments.models import TopUpPackage
+from payments.selectors import topup_offer_get
+from payments.services.purchase import purchase_pre_checkout_check
 from promocodes.models import PromokodeType, PromokodeUsage
-from promocodes.selectors import discount_price_get, topup_offer_get
-from promocodes.services import (
-    discount_consume_for_purchase, invoice_for_offer, promo_code_activate, promo_code_create,
-    purchase_pre_checkout_check,
-)
+from promocodes.selectors import discount_price_get
+from promocodes.services import discount_consume_for_purchase, promo_code_activate, promo_code_create
 from tests.generations.conftest import bot_api, fake_fal, funded_user, media, ready_avatar  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -10,11 +10,12 @@ from django.core.management.base import CommandError
 from django.test import override_settings
 
 from accounts.models import User
-from billing.models import TopUpPackage, Transaction
+from billing.models import Transaction
 from billing.selectors import balance_get
 from botworker.models import ProcessedUpdate
 from botworker.webhook import processed_updates_prune, webhook_url
-from promocodes import services as promo_services
+from payments.invoices import Invoice
+from payments.models import TopUpPackage
 from tests.support import updates
 from tests.webhook.conftest import SECRET, webhook_path
 
@@ -73,7 +74,7 @@ async def test_a_stars_payment_through_the_webhook_credits_once(webhook_env):
     user_id = 6005
     await webhook_env.post(dict(updates.message(user_id, "/start"), update_id=510))
     package = await TopUpPackage.objects.acreate(title="Старт", stars=50, credits=Decimal("100"))
-    payload = promo_services.Invoice(telegram_user_id=user_id, package_id=package.pk, stars=50).payload()
+    payload = Invoice(telegram_user_id=user_id, package_id=package.pk, stars=50).payload()
 
     await webhook_env.post(dict(updates.pre_checkout(user_id, payload=payload, total_amount=50), update_id=511))
     (answer,) = webhook_env.api.calls_of("answerPreCheckoutQuery")

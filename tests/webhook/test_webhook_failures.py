@@ -10,10 +10,12 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from billing.models import TopUpPackage, Transaction
+from billing.models import Transaction
 from botworker import webhook
 from botworker.callbacks import TopUpPackageChoice
 from botworker.models import ProcessedUpdate
+from payments.invoices import Invoice
+from payments.models import TopUpPackage
 from promocodes import services as promo_services
 from promocodes.models import PromokodeType, PromokodeUsage
 from tests.support import updates
@@ -84,7 +86,7 @@ async def test_an_update_whose_unclaim_fails_too_is_handled_by_a_resend_once_its
     user_id = 6211
     await webhook_env.post(dict(updates.message(user_id, "/start"), update_id=next(_update_ids)))
     package = await TopUpPackage.objects.acreate(title="Старт", stars=50, credits=Decimal("100"))
-    payload = promo_services.Invoice(telegram_user_id=user_id, package_id=package.pk, stars=50).payload()
+    payload = Invoice(telegram_user_id=user_id, package_id=package.pk, stars=50).payload()
     payment = dict(updates.successful_payment(user_id, payload=payload, total_amount=50,
                                               charge_id=f"charge-{user_id}"), update_id=next(_update_ids))
 

@@ -1,4 +1,5 @@
-"""One discount, one purchase: a pre-checkout holds the discount for its invoice, a second invoice is refused."""
+"""One discount, one purchase: a pre-checkout holds the discount for its invoice, a second invoice is refused (in
+the services and in the bot)."""
 
 import logging
 import threading
@@ -9,15 +10,17 @@ import pytest
 from django.db import close_old_connections
 from django.utils import timezone
 
-from billing.models import TopUpPackage
+from billing.models import Transaction
 from billing.selectors import balance_get
-from promocodes import exceptions
+from botworker.callbacks import TopUpPackageChoice
+from payments import exceptions
+from payments.invoices import invoice_for_offer, invoice_parse
+from payments.models import TopUpPackage
+from payments.selectors import topup_offer_get
+from payments.services.purchase import purchase_complete, purchase_pre_checkout_check
 from promocodes.models import PromokodeType, PromokodeUsage
-from promocodes.selectors import topup_offer_get
-from promocodes.services import (
-    invoice_for_offer, invoice_parse, promo_code_activate, promo_code_create, purchase_complete,
-    purchase_pre_checkout_check,
-)
+from promocodes.services import promo_code_activate, promo_code_create
+from tests.support import updates
 
 
 def _half_price_invoices(user, n=2):
@@ -85,7 +88,7 @@ def test_a_paid_invoice_whose_discount_another_payment_consumed_is_still_credite
     user = make_user()
     first, second = _half_price_invoices(user)
     _pay(user, first, "half-1")
-    with caplog.at_level(logging.WARNING, logger="promocodes.services"):
+    with caplog.at_level(logging.WARNING, logger="payments.services.purchase"):
         result = _pay(user, second, "half-2")
     assert not result.duplicate and result.topup.amount == Decimal("100")
     assert balance_get(user=user) == Decimal("200")
@@ -125,3 +128,34 @@ def test_two_invoices_pre_checked_at_the_same_moment_only_one_holds_the_discount
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == ["held"] * 3 + ["ok"]
+
+
+def _ok(answer) -> bool:
+    return answer.data["ok"] in (True, "true")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("topup_packages")
+async def test_two_invoices_with_one_discount_only_the_first_passes_pre_checkout(bot_env):
+    await bot_env.orm(promo_code_create, code="HALF", type=PromokodeType.DISCOUNT, discount_percent=Decimal("50"))
+    bot_env.feed(updates.message(7401, "/promo HALF"))
+    await bot_env.wait_for("sendMessage", lambda c: "Скидка 50%" in c.text)
+    package = await bot_env.orm(lambda: TopUpPackage.objects.filter(is_active=True).order_by("stars").first())
+    price = (package.stars + 1) // 2
+    for _ in range(2):
+        bot_env.feed(updates.callback(7401, TopUpPackageChoice(package_id=package.pk).pack()))
+    invoices = await bot_env.wait_for("sendInvoice", count=2)
+    first, second = (call.data["payload"] for call in invoices)
+    assert first != second and all(call.json("prices")[0]["amount"] == price for call in invoices)
+
+    bot_env.feed(updates.pre_checkout(7401, payload=first, total_amount=price))
+    assert _ok(await bot_env.wait_for("answerPreCheckoutQuery"))
+    bot_env.feed(updates.pre_checkout(7401, payload=second, total_amount=price))
+    refused = (await bot_env.wait_for("answerPreCheckoutQuery", count=2))[1]
+    assert not _ok(refused) and "Цена или пакет изменились" in refused.data["error_message"]
+
+    bot_env.feed(updates.successful_payment(7401, payload=first, total_amount=price, charge_id="half-bot"))
+    await bot_env.wait_for("sendMessage", lambda c: "Оплата получена" in c.text)
+    bot_env.feed(updates.pre_checkout(7401, payload=second, total_amount=price))
+    assert not _ok((await bot_env.wait_for("answerPreCheckoutQuery", count=3))[2])
+    assert await bot_env.orm(lambda: Transaction.objects.filter(user__telegram_id=7401).count()) == 1

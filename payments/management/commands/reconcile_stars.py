@@ -1,8 +1,10 @@
 from django.core.management.base import CommandError
 
 from accounts.management.base import ProjectCommand
-from billing import stars
 from billing.selectors import reversal_live
+from payments.exceptions import StarsAPIError
+from payments.keys import UNKNOWN_FLAG, charge_id_of, stars_key
+from payments.services.reconcile import stars_reconcile
 
 
 class Command(ProjectCommand):
@@ -18,28 +20,28 @@ class Command(ProjectCommand):
 
     def handle(self, *args, fix: bool, **options):
         try:
-            report = stars.stars_reconcile(fix=fix)
-        except stars.StarsAPIError as error:
+            report = stars_reconcile(fix=fix)
+        except StarsAPIError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"Telegram: {report.telegram_payments} payment(s); ledger: {report.ledger_payments} "
                           "Stars credit(s).")
         credited = {e.idempotency_key for e in report.credited}
         for p in report.missing:
-            state = "CREDITED" if f"{stars.KEY_PREFIX}{p.charge_id}" in credited else "MISSING"
+            state = "CREDITED" if stars_key(p.charge_id) in credited else "MISSING"
             self.stdout.write(f"{state} charge={p.charge_id} telegram_user={p.user.get('id')} stars={p.stars} "
                               f"payload={p.payload!r}")
         for e in report.refunds_not_reversed:
             state = "REVERSED" if fix and reversal_live(entry=e) is not None else "REFUNDED-NOT-REVERSED"
-            self.stdout.write(f"{state} charge={stars.charge_id_of(e)} entry=#{e.pk} telegram_user={e.user.telegram_id}")
+            self.stdout.write(f"{state} charge={charge_id_of(e)} entry=#{e.pk} telegram_user={e.user.telegram_id}")
         for p in report.flagged:
             self.stdout.write(f"FLAGGED charge={p.charge_id} telegram_user={p.user.get('id')} stars={p.stars} "
                               f"payload={p.payload!r} (does not match its invoice: not credited, see Flagged payments)")
         for p in report.refunded_never_credited:
             self.stdout.write(f"REFUNDED-NEVER-CREDITED charge={p.charge_id} telegram_user={p.user.get('id')}")
         for e in report.unknown:
-            self.stdout.write(f"UNKNOWN-TO-TELEGRAM charge={stars.charge_id_of(e)} entry=#{e.pk} "
+            self.stdout.write(f"UNKNOWN-TO-TELEGRAM charge={charge_id_of(e)} entry=#{e.pk} "
                               f"telegram_user={e.user.telegram_id} amount={e.amount}"
-                              f"{' (flagged)' if (e.extra_data or {}).get(stars.UNKNOWN_FLAG) else ''}")
+                              f"{' (flagged)' if (e.extra_data or {}).get(UNKNOWN_FLAG) else ''}")
         for problem in report.problems:
             self.stdout.write(self.style.ERROR(f"PROBLEM {problem}"))
         if report.clean:

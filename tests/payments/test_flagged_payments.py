@@ -8,11 +8,11 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from billing.models import FlaggedPayment, TopUpPackage, Transaction
+from billing.models import Transaction
+from payments.models import FlaggedPayment, TopUpPackage
 from promocodes.models import PromokodeType, PromokodeUsage
 from promocodes.services import promo_code_activate, promo_code_create
-from tests.botworker.test_balance_and_payments import first_package, open_invoice, to
-from tests.ops.conftest import api  # noqa: F401  the fake Bot API with the settings pointing at it
+from tests.payments.test_purchase_in_bot import first_package, open_invoice, to
 from tests.support import updates
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("topup_packages")]
@@ -106,11 +106,11 @@ def test_reconciliation_never_credits_a_flagged_payment_and_reports_it(api, db):
 def test_operators_see_flagged_payments_read_only(admin_client, db):
     flagged = FlaggedPayment.objects.create(telegram_payment_charge_id="ch-seen", payer_telegram_id=42, payload="p",
                                             currency="USD", total_amount=5, reason="paid in 'USD', not XTR")
-    listing = admin_client.get(reverse("admin:billing_flaggedpayment_changelist"), {"q": "ch-seen"})
+    listing = admin_client.get(reverse("admin:payments_flaggedpayment_changelist"), {"q": "ch-seen"})
     assert listing.status_code == 200 and b"ch-seen" in listing.content
-    assert admin_client.get(reverse("admin:billing_flaggedpayment_changelist"), {"q": "abc"}).status_code == 200
-    page = admin_client.get(reverse("admin:billing_flaggedpayment_change", args=[flagged.pk]))
+    assert admin_client.get(reverse("admin:payments_flaggedpayment_changelist"), {"q": "abc"}).status_code == 200
+    page = admin_client.get(reverse("admin:payments_flaggedpayment_change", args=[flagged.pk]))
     assert page.status_code == 200 and b"USD" in page.content and b'name="reason"' not in page.content
-    assert admin_client.get(reverse("admin:billing_flaggedpayment_add")).status_code == 403
-    assert admin_client.post(reverse("admin:billing_flaggedpayment_delete", args=[flagged.pk]),
+    assert admin_client.get(reverse("admin:payments_flaggedpayment_add")).status_code == 403
+    assert admin_client.post(reverse("admin:payments_flaggedpayment_delete", args=[flagged.pk]),
                              {"post": "yes"}).status_code == 403

@@ -1,14 +1,12 @@
-"""The balance screen, ``balance_top_up`` from any screen, and Telegram Stars payments end to end."""
-
+"""Telegram Stars top-ups in the bot end to end: the packages, the invoice, the pre-checkout, the payment."""
 
 import pytest
 
 from accounts.models import User
-from billing.models import TopUpPackage, Transaction, TransactionType
+from billing.models import Transaction, TransactionType
 from billing.selectors import balance_get
-from billing.services import balance_credit
-from botworker.callbacks import BalanceTopUp, LedgerEntry, Menu, MenuSection, TopUpPackageChoice
-from botworker.keyboards import top_up_button
+from botworker.callbacks import Menu, MenuSection, TopUpPackageChoice
+from payments.models import TopUpPackage
 from tests.support import updates
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("topup_packages")]
@@ -30,22 +28,6 @@ def first_package() -> TopUpPackage:
 async def open_invoice(bot_env, user_id: int, package: TopUpPackage):
     bot_env.feed(updates.callback(user_id, TopUpPackageChoice(package_id=package.pk).pack()))
     return await bot_env.wait_for("sendInvoice", to(user_id))
-
-
-def test_the_top_up_button_packs_to_the_legacy_callback_data():
-    assert BalanceTopUp().pack() == "balance_top_up"
-    assert top_up_button().callback_data == "balance_top_up"
-
-
-async def test_balance_screen_shows_balance_recent_entries_and_the_top_up_button(bot_env, make_user):
-    user = await bot_env.orm(make_user, telegram_id=6001)
-    await bot_env.orm(balance_credit, user=user, amount="42", type=TransactionType.ADMIN_TOPUP)
-    bot_env.feed(updates.callback(6001, Menu(section=MenuSection.BALANCE).pack()))
-    call = await bot_env.wait_for("sendMessage", to(6001))
-    assert "Ваш баланс: 42 монет" in call.text
-    assert "+42" in call.text
-    assert "balance_top_up" in call.callback_datas()
-    assert bot_env.api.calls_of("answerCallbackQuery")
 
 
 @pytest.mark.parametrize("data", ["balance_top_up", "balance_topup"])
@@ -136,19 +118,6 @@ async def test_a_blocked_user_cannot_pay_but_a_payment_already_made_is_credited(
                                             charge_id="ch-6008"))
     await bot_env.idle()
     assert await bot_env.orm(lambda: Transaction.objects.filter(idempotency_key="stars:ch-6008").exists())
-
-
-async def test_a_forged_ledger_entry_callback_of_another_user_is_refused(bot_env, make_user):
-    owner = await bot_env.orm(make_user, telegram_id=6009)
-    entry = await bot_env.orm(balance_credit, user=owner, amount="10", type=TransactionType.ADMIN_TOPUP)
-    bot_env.feed(updates.callback(6010, LedgerEntry(entry_id=entry.pk).pack()))
-    answer = await bot_env.wait_for("answerCallbackQuery")
-    assert answer.data["text"] == "Операция не найдена." and flag(answer.data["show_alert"])
-    await bot_env.idle()
-    assert not bot_env.api.calls_of("sendMessage")
-    bot_env.feed(updates.callback(6009, LedgerEntry(entry_id=entry.pk).pack()))
-    details = await bot_env.wait_for("sendMessage", to(6009))
-    assert f"Операция #{entry.pk}" in details.text and "+10" in details.text
 
 
 async def test_paysupport_answers(bot_env):
