@@ -7,8 +7,8 @@ import pytest
 from billing.models import Transaction, TransactionType
 from billing.selectors import balance_get
 from botworker.callbacks import Menu, MenuSection
-from botworker.routers.gallery import GalleryCb
-from botworker.routers.generation import GenCb
+from botworker.callbacks import GalleryCb
+from botworker.callbacks import GenCb
 from generations import services
 from generations.models import ImageGeneration
 from tests.generations.test_bot_generation import to, user_with_avatar
