@@ -142,7 +142,8 @@ async def ask_delete(callback: CallbackQuery, callback_data: AvatarCb, db_user: 
     await callback.message.answer(
         _("🗑 Удалить аватар? Уже созданные изображения останутся в галерее."),
         reply_markup=InlineKeyboardMarkup(inline_keyboard=[
-            [avatar_button(_("✅ Да, удалить"), "delete_ok", callback_data.avatar), avatar_button(_("Отмена"), "list")]]))
+            [avatar_button(_("✅ Да, удалить"), "delete_ok", callback_data.avatar),
+             avatar_button(_("Отмена"), "list")]]))
 
 
 @router.callback_query(AvatarCb.filter(F.action == "delete_ok"))
