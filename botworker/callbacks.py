@@ -1,4 +1,5 @@
-"""Callback data of the bot's shared buttons (feature routers keep their own factories beside their handlers).
+"""Callback data of every button of the bot, in one place: routers import their buttons from here and never from
+each other (the avatar card's "generate" button and the generation screen's "my avatars" button cross over).
 
 Nothing here is parsed by hand: each button is a ``CallbackData`` class, filtered with ``.filter()``.
 
@@ -52,3 +53,34 @@ class LedgerEntry(CallbackData, prefix="ledger"):
     """One of the user's own ledger entries (the details screen); another user's id is refused."""
 
     entry_id: int
+
+
+class AvatarCb(CallbackData, prefix="av"):
+    """``action`` on the avatar ``avatar`` (UUID hex); ``index`` is a list or photo position."""
+
+    action: ButtonText
+    avatar: ButtonText = ""
+    index: int = 0
+
+
+class GenderCb(CallbackData, prefix="avg"):
+    gender: ButtonText
+
+
+class TrainingTypeCb(CallbackData, prefix="avt"):
+    training_type: ButtonText
+
+
+class GenCb(CallbackData, prefix="gen"):
+    """``action`` with a ``value``: an avatar (UUID hex), a catalogue id, a ratio ("3x4") or a count."""
+
+    action: ButtonText
+    value: ButtonText = ""
+
+
+class GalleryCb(CallbackData, prefix="gal"):
+    """``action`` on the card at ``index``; ``item`` (UUID hex) names the image the button was drawn for."""
+
+    action: ButtonText
+    index: int = 0
+    item: ButtonText = ""

@@ -1,7 +1,7 @@
 """Building the bot and its dispatcher. Nothing here talks to Telegram until polling starts.
 
     bot = create_bot()                     # settings.BOT_TOKEN, settings.BOT_API_URL
-    dp = create_dispatcher()
+    dp = create_dispatcher()               # one per process: the same dispatcher on every call
     await UpdatePoller(bot, dp, allowed_updates=allowed_updates(dp)).run()   # botworker.polling
 
 Errors: the error handler answers what a handler raised, except infrastructure failures (``INFRASTRUCTURE_ERRORS``:
@@ -11,6 +11,7 @@ update that did nothing as handled.
 """
 
 import logging
+from functools import cache
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
@@ -49,7 +50,10 @@ def create_bot(token: str | None = None, *, api_url: str | None = None, retry: b
     return common_create_bot(token, api_url=api_url, middlewares=[RetryMiddleware()] if retry else [])
 
 
+@cache
 def create_dispatcher() -> Dispatcher:
+    """The process's one dispatcher (built on first use): the feature routers are module-level, and aiogram joins a
+    router to one parent only."""
     dp = Dispatcher(storage=DatabaseStorage())
     # The connection scope must enclose aiogram's FSM middleware, which reads the state before any handler.
     dp.update.outer_middleware.unregister(dp.fsm)

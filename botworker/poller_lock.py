@@ -18,13 +18,11 @@ from contextlib import contextmanager
 
 from django.db import DatabaseError, connections
 
+from botworker.exceptions import PollerAlreadyRunning
+
 ADVISORY_NAMESPACE = 0x41495348  # "AISH": keeps our lock ids apart from other users of advisory locks
 
 logger = logging.getLogger(__name__)
-
-
-class PollerAlreadyRunning(Exception):
-    pass
 
 
 class LockState(enum.Enum):

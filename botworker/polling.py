@@ -1,4 +1,5 @@
-"""Long polling that confirms an update to Telegram only once it is settled, and what ``runbot`` runs around it.
+"""Long polling that confirms an update to Telegram only once it is settled (``botworker.runner`` runs it for
+``runbot``).
 
 aiogram's own polling moves the ``getUpdates`` offset past an update as soon as it has started handling it,
 whatever the outcome: an update whose handling met a database outage was gone. ``UpdatePoller`` instead:
@@ -32,10 +33,9 @@ from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from django.conf import settings
 
-from botworker.dispatcher import allowed_updates, apologise, create_dispatcher, handle_update, set_bot_commands
+from botworker.dispatcher import apologise, handle_update
 from botworker.failed_updates import error_name, error_text, failed_update_record
 from botworker.orm import db
-from botworker.poller_lock import LockState, PollerLock
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,6 @@ SHUTDOWN_GRACE_SECONDS = 30
 PROBE_INTERVAL = 0.5
 # Telegram unreachable: wait this long between getUpdates attempts, as aiogram's polling does.
 FETCH_BACKOFF = BackoffConfig(min_delay=1.0, max_delay=5.0, factor=1.3, jitter=0.1)
-UNREACHABLE_RECHECK = 2.0  # seconds: while the database is down, re-take the lock as soon as it is back
 
 
 class RawGetUpdates(GetUpdates):
@@ -285,51 +284,3 @@ def _settled(task: asyncio.Task[bool]) -> bool:
 def _is_payment(update: Update) -> bool:
     message = update.message
     return message is not None and bool(message.successful_payment or message.refunded_payment)
-
-
-# --- what runbot runs ---------------------------------------------------------------------------------------------
-class WebhookIsSet(Exception):
-    def __init__(self, url: str):
-        super().__init__(url)
-        self.url = url
-
-
-async def refuse_while_webhook_set(bot: Bot) -> None:
-    """Polling would take the webhook's updates: raises ``WebhookIsSet`` while one is set."""
-    webhook = await bot.get_webhook_info()
-    if webhook.url:
-        raise WebhookIsSet(webhook.url)
-
-
-async def poll_holding_lock(bot: Bot, *, lock: PollerLock, lock_check_interval: float, polling_timeout: int,
-                            handle_signals: bool = True) -> bool:
-    """Poll until stopped (SIGTERM/SIGINT) or until the single-poller lock is lost; True when it was lost.
-
-    Never drops pending updates (no ``deleteWebhook(drop_pending_updates=True)``): payments may be among them."""
-    dp = create_dispatcher()
-    await set_bot_commands(bot)
-    poller = UpdatePoller(bot, dp, polling_timeout=polling_timeout, allowed_updates=allowed_updates(dp))
-    lost = asyncio.Event()
-    watcher = asyncio.create_task(watch_lock(lock, lock_check_interval, poller, lost))
-    try:
-        await poller.run(handle_signals=handle_signals)
-    finally:
-        watcher.cancel()
-    return lost.is_set()
-
-
-async def watch_lock(lock: PollerLock, interval: float, poller: UpdatePoller, lost: asyncio.Event) -> None:
-    """Stops polling once another process holds the lock: two pollers must never run on."""
-    while True:
-        await asyncio.sleep(interval)
-        # In a thread: reconnecting to a database that is coming back may block for a while.
-        state = await asyncio.to_thread(lock.check)
-        while state is LockState.UNKNOWN:
-            await asyncio.sleep(min(interval, UNREACHABLE_RECHECK))
-            state = await asyncio.to_thread(lock.check)
-        if state is LockState.LOST:
-            logger.error("Another runbot took the single-poller lock after the database session was lost; "
-                         "stopping polling.")
-            lost.set()
-            poller.stop()
-            return

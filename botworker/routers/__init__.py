@@ -1,31 +1,31 @@
 """The bot's feature routers, in the order the dispatcher tries them.
 
-Each module named here defines ``create_router() -> aiogram.Router`` (a fresh router per dispatcher, so tests can
-build many). To add a feature, add ONE line with its module path below. The fallback router (unknown callbacks
-and text) is not in this list: ``create_dispatcher`` always includes it LAST.
+Each module here defines a module-level ``router`` with its handlers registered beside their code (aiogram joins a
+router to one parent only, so ``botworker.dispatcher`` builds the dispatcher once per process). To add a feature,
+import its module and add its router below. The fallback router (unknown callbacks and text) is not in that list:
+the dispatcher always includes it LAST. Routers import their buttons from ``botworker.callbacks`` and never import
+each other (``tests/botworker/test_layout.py``).
 """
-
-from importlib import import_module
 
 from aiogram import Router
 
-FEATURE_ROUTER_MODULES = (
-    "botworker.routers.start",
-    "botworker.routers.balance",
-    "botworker.routers.payments",
-    "botworker.routers.refunds",
-    "botworker.routers.promo",
-    "botworker.routers.avatars",
-    "botworker.routers.generation",
-    "botworker.routers.gallery",
-)
+from botworker.routers import avatars, balance, fallback, gallery, generation, payments, promo, refunds, start
 
-FALLBACK_ROUTER_MODULE = "botworker.routers.fallback"
+FEATURE_ROUTERS = (
+    start.router,
+    balance.router,
+    payments.router,
+    refunds.router,
+    promo.router,
+    avatars.router,
+    generation.router,
+    gallery.router,
+)
 
 
 def feature_routers() -> list[Router]:
-    return [import_module(path).create_router() for path in FEATURE_ROUTER_MODULES]
+    return list(FEATURE_ROUTERS)
 
 
 def fallback_router() -> Router:
-    return import_module(FALLBACK_ROUTER_MODULE).create_router()
+    return fallback.router

@@ -22,6 +22,9 @@ from promocodes import selectors as promo_selectors
 RECENT_ENTRIES = 5
 
 
+router = Router(name="balance")
+
+
 @dataclass(frozen=True)
 class BalanceScreen:
     balance: Decimal
@@ -75,6 +78,8 @@ def balance_keyboard(screen: BalanceScreen) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
+@router.callback_query(Menu.filter(F.section == MenuSection.BALANCE))
+@router.message(Command("balance"))
 async def show_balance(event: Message | CallbackQuery, db_user: User) -> None:
     if isinstance(event, CallbackQuery):
         await event.answer()
@@ -83,6 +88,7 @@ async def show_balance(event: Message | CallbackQuery, db_user: User) -> None:
     await event.answer(balance_text(screen), reply_markup=balance_keyboard(screen))
 
 
+@router.callback_query(LedgerEntry.filter())
 async def show_entry(callback: CallbackQuery, callback_data: LedgerEntry, db_user: User) -> None:
     entry = await db(billing_selectors.transaction_get_for_user, user=db_user, entry_id=callback_data.entry_id)
     if entry is None:
@@ -122,6 +128,8 @@ def package_button_text(offer: payment_selectors.TopUpOffer) -> str:
     return f"{text} — {price}"
 
 
+@router.callback_query(LegacyBalanceTopUp.filter())
+@router.callback_query(BalanceTopUp.filter())
 async def show_packages(callback: CallbackQuery, db_user: User) -> None:
     offers = await db(payment_selectors.topup_offer_list, user=db_user)
     await callback.answer()
@@ -130,13 +138,3 @@ async def show_packages(callback: CallbackQuery, db_user: User) -> None:
             for offer in offers]
     rows.append([menu_button(MenuSection.BALANCE, _("◀️ Назад")), main_menu_button()])
     await callback.message.answer(packages_text(offers), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
-
-
-def create_router() -> Router:
-    router = Router(name="balance")
-    router.message.register(show_balance, Command("balance"))
-    router.callback_query.register(show_balance, Menu.filter(F.section == MenuSection.BALANCE))
-    router.callback_query.register(show_entry, LedgerEntry.filter())
-    router.callback_query.register(show_packages, BalanceTopUp.filter())
-    router.callback_query.register(show_packages, LegacyBalanceTopUp.filter())
-    return router

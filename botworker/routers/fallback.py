@@ -14,6 +14,10 @@ from botworker.orm import db
 logger = logging.getLogger(__name__)
 
 
+router = Router(name="fallback")
+
+
+@router.callback_query()
 async def on_unknown_callback(callback: CallbackQuery, db_user: User) -> None:
     logger.warning("Unknown callback data %r from user %s", callback.data, callback.from_user.id)
     await callback.answer(texts.unknown_callback(), show_alert=True)
@@ -22,13 +26,7 @@ async def on_unknown_callback(callback: CallbackQuery, db_user: User) -> None:
         await callback.message.answer(texts.main_menu_title(), reply_markup=main_menu_keyboard(balance=balance))
 
 
+@router.message()
 async def on_unexpected_message(message: Message, db_user: User) -> None:
     balance = await db(balance_get, user=db_user)
     await message.answer(texts.unknown_message(), reply_markup=main_menu_keyboard(balance=balance))
-
-
-def create_router() -> Router:
-    router = Router(name="fallback")
-    router.callback_query.register(on_unknown_callback)
-    router.message.register(on_unexpected_message)
-    return router

@@ -7,26 +7,27 @@ import hashlib
 from html import escape
 
 from aiogram import F, Router
-from aiogram.filters.callback_data import CallbackData
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.filters import ExceptionTypeFilter
+from aiogram.types import BufferedInputFile, CallbackQuery, ErrorEvent, InlineKeyboardButton, InlineKeyboardMarkup
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from botworker.callbacks import ButtonText, Menu, MenuSection
+from botworker import generation_requests
+from botworker.callbacks import GalleryCb, Menu, MenuSection
 from botworker.keyboards import main_menu_button
 from botworker.orm import db
-from botworker.routers.generation import create
+from botworker.router_errors import own_errors
 from generations import selectors, services
 from generations.exceptions import NotFound
 
 
-class GalleryCb(CallbackData, prefix="gal"):
-    """``action`` on the card at ``index``; ``item`` (UUID hex) names the image the button was drawn for."""
+router = own_errors(Router(name="gallery"))
 
-    action: ButtonText
-    index: int = 0
-    item: ButtonText = ""
+
+@router.error(ExceptionTypeFilter(NotFound), F.update.callback_query.as_("callback"))
+async def image_not_found(event: ErrorEvent, callback: CallbackQuery) -> None:
+    await callback.answer(_("Изображение не найдено."), show_alert=True)
 
 
 def _button(text: str, action: str, index: int = 0, item: str = "") -> InlineKeyboardButton:
@@ -74,29 +75,25 @@ async def show(callback: CallbackQuery, db_user: User, index: int = 0, toast: st
         await callback.message.answer(caption, reply_markup=markup)
 
 
+@router.callback_query(Menu.filter(F.section == MenuSection.GALLERY))
 async def open_gallery(callback: CallbackQuery, db_user: User) -> None:
     await show(callback, db_user, 0)
 
 
+@router.callback_query(GalleryCb.filter(F.action == "page"))
 async def page(callback: CallbackQuery, callback_data: GalleryCb, db_user: User) -> None:
     await show(callback, db_user, callback_data.index)
 
 
+@router.callback_query(GalleryCb.filter(F.action == "favorite"))
 async def toggle_favorite(callback: CallbackQuery, callback_data: GalleryCb, db_user: User) -> None:
-    try:
-        generation = await db(services.generation_toggle_favorite, user=db_user, generation_id=callback_data.item)
-    except NotFound:
-        await callback.answer(_("Изображение не найдено."), show_alert=True)
-        return
+    generation = await db(services.generation_toggle_favorite, user=db_user, generation_id=callback_data.item)
     await callback.answer(_("❤️ Добавлено в избранное") if generation.is_favorite else _("Убрано из избранного"))
 
 
+@router.callback_query(GalleryCb.filter(F.action == "prompt"))
 async def show_prompt(callback: CallbackQuery, callback_data: GalleryCb, db_user: User) -> None:
-    try:
-        generation = await db(selectors.generation_get, user=db_user, generation_id=callback_data.item)
-    except NotFound:
-        await callback.answer(_("Изображение не найдено."), show_alert=True)
-        return
+    generation = await db(selectors.generation_get, user=db_user, generation_id=callback_data.item)
     await callback.answer()
     await callback.message.answer(_("📋 Запрос: <i>{prompt}</i>").format(prompt=escape(generation.original_prompt)))
 
@@ -112,15 +109,17 @@ def request_token(callback: CallbackQuery, item: str) -> str | None:
     return hashlib.sha256(seed.encode()).hexdigest()[:32]
 
 
+@router.callback_query(GalleryCb.filter(F.action == "again"))
 async def again(callback: CallbackQuery, callback_data: GalleryCb, db_user: User) -> None:
     token = request_token(callback, callback_data.item)
     if token and await db(selectors.generation_requested, user=db_user, request_token=token):
         await callback.answer(_("🔄 Этот запрос уже принят, монеты повторно не списываются."), show_alert=True)
         return
-    await create(callback, db_user, lambda: db(services.generation_regenerate, user=db_user,
+    await generation_requests.create(callback, db_user, lambda: db(services.generation_regenerate, user=db_user,
                                                generation_id=callback_data.item, request_token=token))
 
 
+@router.callback_query(GalleryCb.filter(F.action == "delete"))
 async def ask_delete(callback: CallbackQuery, callback_data: GalleryCb) -> None:
     await callback.answer()
     await callback.message.answer(_("🗑 Удалить изображение из галереи?"), reply_markup=InlineKeyboardMarkup(
@@ -128,23 +127,7 @@ async def ask_delete(callback: CallbackQuery, callback_data: GalleryCb) -> None:
                           _button(_("Отмена"), "page", callback_data.index)]]))
 
 
+@router.callback_query(GalleryCb.filter(F.action == "delete_ok"))
 async def do_delete(callback: CallbackQuery, callback_data: GalleryCb, db_user: User) -> None:
-    try:
-        await db(services.generation_delete, user=db_user, generation_id=callback_data.item)
-    except NotFound:
-        await callback.answer(_("Изображение не найдено."), show_alert=True)
-        return
+    await db(services.generation_delete, user=db_user, generation_id=callback_data.item)
     await show(callback, db_user, callback_data.index, toast=_("Удалено"))
-
-
-def create_router() -> Router:
-    router = Router(name="gallery")
-    cb = router.callback_query
-    cb.register(open_gallery, Menu.filter(F.section == MenuSection.GALLERY))
-    cb.register(page, GalleryCb.filter(F.action == "page"))
-    cb.register(toggle_favorite, GalleryCb.filter(F.action == "favorite"))
-    cb.register(show_prompt, GalleryCb.filter(F.action == "prompt"))
-    cb.register(again, GalleryCb.filter(F.action == "again"))
-    cb.register(ask_delete, GalleryCb.filter(F.action == "delete"))
-    cb.register(do_delete, GalleryCb.filter(F.action == "delete_ok"))
-    return router

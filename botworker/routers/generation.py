@@ -8,7 +8,6 @@ from html import escape
 from uuid import uuid4
 
 from aiogram import F, Router
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -17,13 +16,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from accounts.models import User
-from billing.exceptions import InsufficientFunds
 from billing.selectors import balance_get
-from botworker.callbacks import ButtonText, Menu, MenuSection
+from botworker import generation_requests
+from botworker.callbacks import AvatarCb, GenCb, Menu, MenuSection
 from botworker.keyboards import coins, main_menu_button, top_up_button
 from botworker.orm import db
 from generations import selectors, services
-from generations.exceptions import InvalidInput, InvalidState, NotFound, ProviderUnavailable
+from generations.exceptions import NotFound
 from promocodes.selectors import discount_price_get, discounted_coins
 
 # Labels marked for the catalogue here, translated when the keyboard is built.
@@ -36,11 +35,7 @@ class GenerationFlow(StatesGroup):
     prompt = State()
 
 
-class GenCb(CallbackData, prefix="gen"):
-    """``action`` with a ``value``: an avatar (UUID hex), a catalogue id, a ratio ("3x4") or a count."""
-
-    action: ButtonText
-    value: ButtonText = ""
+router = Router(name="generation")
 
 
 def _image_count(value: str) -> int | None:
@@ -56,16 +51,17 @@ def _button(text: str, action: str, value: str = "") -> InlineKeyboardButton:
 
 
 def _avatars_button() -> InlineKeyboardButton:
-    from botworker.routers.avatars import AvatarCb  # the avatar screens own their callback data
-
     return InlineKeyboardButton(text=_("🎭 Мои аватары"), callback_data=AvatarCb(action="list").pack())
 
 
+@router.callback_query(Menu.filter(F.section == MenuSection.GENERATE))
+@router.callback_query(GenCb.filter(F.action.in_({"start", "back"})))
 async def start(callback: CallbackQuery, state: FSMContext, db_user: User) -> None:
     await state.clear()
     await _show_start(callback, state, db_user, avatar_hex=None)
 
 
+@router.callback_query(GenCb.filter(F.action == "avatar"))
 async def choose_avatar(callback: CallbackQuery, callback_data: GenCb, state: FSMContext, db_user: User) -> None:
     await _show_start(callback, state, db_user, avatar_hex=callback_data.value)
 
@@ -106,6 +102,7 @@ async def _show_start(callback: CallbackQuery, state: FSMContext, db_user: User,
     await callback.message.answer(text, reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 
 
+@router.callback_query(GenCb.filter(F.action == "avatars"))
 async def list_avatars(callback: CallbackQuery, db_user: User) -> None:
     avatars = await db(selectors.avatar_ready_list, user=db_user)
     await callback.answer()
@@ -114,6 +111,7 @@ async def list_avatars(callback: CallbackQuery, db_user: User) -> None:
     await callback.message.answer(_("Выберите аватар:"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 
 
+@router.callback_query(GenCb.filter(F.action == "categories"))
 async def categories(callback: CallbackQuery) -> None:
     items = await db(selectors.style_category_list)
     await callback.answer()
@@ -122,6 +120,7 @@ async def categories(callback: CallbackQuery) -> None:
     await callback.message.answer(_("🎨 Выберите категорию:"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 
 
+@router.callback_query(GenCb.filter(F.action == "category"))
 async def subcategories(callback: CallbackQuery, callback_data: GenCb) -> None:
     items = await db(selectors.style_subcategory_list, category_id=callback_data.value)
     await callback.answer()
@@ -130,6 +129,7 @@ async def subcategories(callback: CallbackQuery, callback_data: GenCb) -> None:
     await callback.message.answer(_("Выберите тему:"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 
 
+@router.callback_query(GenCb.filter(F.action == "subcategory"))
 async def templates(callback: CallbackQuery, callback_data: GenCb) -> None:
     items = await db(selectors.style_template_list, subcategory_id=callback_data.value)
     await callback.answer()
@@ -138,6 +138,7 @@ async def templates(callback: CallbackQuery, callback_data: GenCb) -> None:
     await callback.message.answer(_("Выберите образ:"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 
 
+@router.callback_query(GenCb.filter(F.action == "template"))
 async def template_chosen(callback: CallbackQuery, callback_data: GenCb, state: FSMContext) -> None:
     try:
         template = await db(selectors.style_template_get, template_id=callback_data.value)
@@ -149,6 +150,7 @@ async def template_chosen(callback: CallbackQuery, callback_data: GenCb, state: 
     await _ask_ratio(callback.message, _("Стиль: <b>{name}</b>").format(name=escape(template.name)))
 
 
+@router.callback_query(GenCb.filter(F.action == "prompt"))
 async def ask_prompt(callback: CallbackQuery, state: FSMContext) -> None:
     await state.set_state(GenerationFlow.prompt)
     await callback.answer()
@@ -157,6 +159,7 @@ async def ask_prompt(callback: CallbackQuery, state: FSMContext) -> None:
                                   reply_markup=InlineKeyboardMarkup(inline_keyboard=[[main_menu_button()]]))
 
 
+@router.message(GenerationFlow.prompt, F.text)
 async def got_prompt(message: Message, state: FSMContext) -> None:
     prompt = " ".join((message.text or "").split())
     if not services.PROMPT_MIN <= len(prompt) <= services.PROMPT_MAX:
@@ -174,6 +177,7 @@ async def _ask_ratio(message: Message, heading: str) -> None:
                          reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 
 
+@router.callback_query(GenCb.filter(F.action == "ratio"))
 async def ratio_chosen(callback: CallbackQuery, callback_data: GenCb, state: FSMContext, db_user: User) -> None:
     ratio = callback_data.value.replace("x", ":")
     if ratio not in services.ASPECT_RATIOS:
@@ -194,6 +198,7 @@ async def ratio_chosen(callback: CallbackQuery, callback_data: GenCb, state: FSM
     await callback.message.answer(text, reply_markup=InlineKeyboardMarkup(inline_keyboard=[row[:2], row[2:]]))
 
 
+@router.callback_query(GenCb.filter((F.action == "count") & F.value.func(_image_count)))
 async def count_chosen(callback: CallbackQuery, callback_data: GenCb, state: FSMContext, db_user: User) -> None:
     data = await state.get_data()
     if not data.get("avatar_id"):  # the main avatar unless the user picked another
@@ -202,54 +207,9 @@ async def count_chosen(callback: CallbackQuery, callback_data: GenCb, state: FSM
     if not data.get("avatar_id") or not data.get("ratio") or not (data.get("template_id") or data.get("prompt")):
         await callback.answer(_("Начните заново: выберите аватар и стиль."), show_alert=True)
         return
-    await create(callback, db_user, lambda: db(
+    await generation_requests.create(callback, db_user, lambda: db(
         services.generation_create, user=db_user, avatar_id=data["avatar_id"], aspect_ratio=data["ratio"],
         num_images=_image_count(callback_data.value),
         prompt=data.get("prompt") or "", template_id=data.get("template_id"),
         request_token=data.get("request_token")))
     await state.clear()
-
-
-async def create(callback: CallbackQuery, db_user: User, call) -> None:
-    """Run a generation-creating service call and answer for it (shared with the gallery's "again")."""
-    try:
-        generation = await call()
-    except InsufficientFunds as exc:
-        await callback.answer()
-        await callback.message.answer(
-            _("❌ Недостаточно средств. Требуется: {need}, у вас: {have}").format(
-                need=coins(exc.required), have=coins(exc.balance)),
-            reply_markup=InlineKeyboardMarkup(inline_keyboard=[[top_up_button()], [main_menu_button()]]))
-        return
-    except NotFound:
-        await callback.answer(_("Не найдено."), show_alert=True)
-        return
-    except ProviderUnavailable:
-        await callback.answer(_("Генерация временно недоступна. Монеты не списаны."), show_alert=True)
-        return
-    except (InvalidInput, InvalidState):
-        await callback.answer(_("Не получилось: проверьте аватар и параметры."), show_alert=True)
-        return
-    await callback.answer()
-    await callback.message.answer(
-        _("⏳ Создаю {n} изобр. — списано {cost} монет. Пришлю результат, как только он будет готов; "
-          "если что-то пойдёт не так, монеты вернутся.").format(
-            n=generation.num_images, cost=coins(-generation.charge.amount if generation.charge else 0)))
-
-
-def create_router() -> Router:
-    router = Router(name="generation")
-    cb = router.callback_query
-    cb.register(start, Menu.filter(F.section == MenuSection.GENERATE))
-    cb.register(start, GenCb.filter(F.action.in_({"start", "back"})))
-    cb.register(choose_avatar, GenCb.filter(F.action == "avatar"))
-    cb.register(list_avatars, GenCb.filter(F.action == "avatars"))
-    cb.register(categories, GenCb.filter(F.action == "categories"))
-    cb.register(subcategories, GenCb.filter(F.action == "category"))
-    cb.register(templates, GenCb.filter(F.action == "subcategory"))
-    cb.register(template_chosen, GenCb.filter(F.action == "template"))
-    cb.register(ask_prompt, GenCb.filter(F.action == "prompt"))
-    cb.register(ratio_chosen, GenCb.filter(F.action == "ratio"))
-    cb.register(count_chosen, GenCb.filter((F.action == "count") & F.value.func(_image_count)))
-    router.message.register(got_prompt, GenerationFlow.prompt, F.text)
-    return router

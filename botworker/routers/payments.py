@@ -25,12 +25,15 @@ from payments.services import purchase
 
 logger = logging.getLogger(__name__)
 
+router = Router(name="payments")
+
 
 def _invoice_for(user: User, package_id: int) -> tuple[payment_selectors.TopUpOffer, invoices.Invoice]:
     offer = payment_selectors.topup_offer_get(user=user, package_id=package_id)
     return offer, invoices.invoice_for_offer(user=user, offer=offer)
 
 
+@router.callback_query(TopUpPackageChoice.filter())
 async def send_invoice(callback: CallbackQuery, callback_data: TopUpPackageChoice, bot: Bot, db_user: User) -> None:
     try:
         offer, invoice = await db(_invoice_for, db_user, callback_data.package_id)
@@ -65,6 +68,7 @@ def pre_checkout_error(error: payment_errors.PaymentError) -> str:
     return _("Этот счёт недействителен. Откройте пополнение в боте заново.")
 
 
+@router.pre_checkout_query()
 async def on_pre_checkout(query: PreCheckoutQuery) -> None:
     # Telegram waits 10 seconds for the answer: one quick read, then answer either way.
     try:
@@ -78,6 +82,7 @@ async def on_pre_checkout(query: PreCheckoutQuery) -> None:
     await query.answer(ok=True)
 
 
+@router.message(F.successful_payment)
 async def on_successful_payment(message: Message) -> None:
     payment = message.successful_payment
     try:
@@ -118,14 +123,6 @@ def paysupport_text() -> str:
     ).format(contact=escape(contact))
 
 
+@router.message(Command("paysupport"))
 async def on_paysupport(message: Message) -> None:
     await message.answer(paysupport_text(), reply_markup=back_to_menu_keyboard())
-
-
-def create_router() -> Router:
-    router = Router(name="payments")
-    router.callback_query.register(send_invoice, TopUpPackageChoice.filter())
-    router.pre_checkout_query.register(on_pre_checkout)
-    router.message.register(on_successful_payment, F.successful_payment)
-    router.message.register(on_paysupport, Command("paysupport"))
-    return router

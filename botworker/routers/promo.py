@@ -19,6 +19,9 @@ from promocodes.models import PromokodeType
 from promocodes.services import PromoActivation, promo_code_activate
 
 
+router = Router(name="promo")
+
+
 class PromoStates(StatesGroup):
     waiting_code = State()
 
@@ -52,12 +55,14 @@ def success_text(activation: PromoActivation) -> str:
         percent=coins(promo.discount_percent))
 
 
+@router.callback_query(Menu.filter(F.section == MenuSection.PROMO))
 async def ask_code(callback: CallbackQuery, state: FSMContext) -> None:
     await state.set_state(PromoStates.waiting_code)
     await callback.answer()
     await callback.message.answer(ask_code_text(), reply_markup=back_to_menu_keyboard())
 
 
+@router.message(Command("promo"))
 async def on_promo_command(message: Message, command: CommandObject, state: FSMContext, db_user: User) -> None:
     if not (command.args or "").strip():
         await state.set_state(PromoStates.waiting_code)
@@ -66,6 +71,8 @@ async def on_promo_command(message: Message, command: CommandObject, state: FSMC
     await activate(message, code=command.args, state=state, db_user=db_user)
 
 
+# A command is never a code: it goes on to the router that knows it.
+@router.message(StateFilter(PromoStates.waiting_code), F.text, ~F.text.startswith("/"))
 async def on_code_text(message: Message, state: FSMContext, db_user: User) -> None:
     await activate(message, code=message.text, state=state, db_user=db_user)
 
@@ -84,12 +91,3 @@ async def activate(message: Message, *, code: str, state: FSMContext, db_user: U
     rows = [[top_up_button(_("➕ Пополнить"))]] if activation.promokode.type != PromokodeType.BALANCE else []
     await message.answer(success_text(activation), reply_markup=back_to_menu_keyboard(
         *rows, [menu_button(MenuSection.BALANCE, _("💰 Баланс"))]))
-
-
-def create_router() -> Router:
-    router = Router(name="promo")
-    router.callback_query.register(ask_code, Menu.filter(F.section == MenuSection.PROMO))
-    router.message.register(on_promo_command, Command("promo"))
-    # A command is never a code: it goes on to the router that knows it.
-    router.message.register(on_code_text, StateFilter(PromoStates.waiting_code), F.text, ~F.text.startswith("/"))
-    return router

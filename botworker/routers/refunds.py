@@ -15,6 +15,10 @@ from payments.services.refunds import stars_refund_record
 logger = logging.getLogger(__name__)
 
 
+router = Router(name="refunds")
+
+
+@router.message(F.refunded_payment)
 async def on_refunded_payment(message: Message) -> None:
     refund = message.refunded_payment
     try:
@@ -26,9 +30,3 @@ async def on_refunded_payment(message: Message) -> None:
     if reversal is not None:
         logger.info("refunded_payment %s: credit reversed by entry #%s", refund.telegram_payment_charge_id,
                     reversal.pk)
-
-
-def create_router() -> Router:
-    router = Router(name="refunds")
-    router.message.register(on_refunded_payment, F.refunded_payment)
-    return router

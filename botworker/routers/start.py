@@ -17,6 +17,9 @@ from botworker.keyboards import back_to_menu_keyboard, main_menu_keyboard
 from botworker.orm import db
 
 
+router = Router(name="start")
+
+
 def welcome_text(first_name: str) -> str:
     return _(
         "👋 Привет, <b>{name}</b>!\n\n"
@@ -42,6 +45,7 @@ def help_text() -> str:
     return text
 
 
+@router.message(CommandStart())
 async def on_start(message: Message, state: FSMContext, db_user: User) -> None:
     # /start always leaves whatever the user was in the middle of.
     await state.clear()
@@ -49,6 +53,7 @@ async def on_start(message: Message, state: FSMContext, db_user: User) -> None:
     await message.answer(welcome_text(message.from_user.first_name), reply_markup=main_menu_keyboard(balance=balance))
 
 
+@router.callback_query(Menu.filter(F.section == MenuSection.MAIN))
 async def on_main_menu(callback: CallbackQuery, state: FSMContext, db_user: User) -> None:
     await state.clear()
     balance = await db(balance_get, user=db_user)
@@ -56,17 +61,10 @@ async def on_main_menu(callback: CallbackQuery, state: FSMContext, db_user: User
     await callback.message.answer(texts.main_menu_title(), reply_markup=main_menu_keyboard(balance=balance))
 
 
+@router.callback_query(Menu.filter(F.section == MenuSection.HELP))
+@router.message(Command("help"))
 async def on_help(event: Message | CallbackQuery) -> None:
     if isinstance(event, CallbackQuery):
         await event.answer()
         event = event.message
     await event.answer(help_text(), reply_markup=back_to_menu_keyboard())
-
-
-def create_router() -> Router:
-    router = Router(name="start")
-    router.message.register(on_start, CommandStart())
-    router.message.register(on_help, Command("help"))
-    router.callback_query.register(on_main_menu, Menu.filter(F.section == MenuSection.MAIN))
-    router.callback_query.register(on_help, Menu.filter(F.section == MenuSection.HELP))
-    return router

@@ -8,7 +8,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, connections
 
-from botworker.poller_lock import ADVISORY_NAMESPACE, LockState, PollerAlreadyRunning, poller_lock
+from botworker.exceptions import PollerAlreadyRunning
+from botworker.poller_lock import ADVISORY_NAMESPACE, LockState, poller_lock
 from tests.botworker.test_runbot import finish, runbot
 from tests.support import updates
 from tests.support.botapi import BOT_ID, TOKEN, FakeBotAPI

@@ -9,7 +9,7 @@ import pytest
 from django.apps import apps
 
 from accounts.models import User
-from botworker.routers.avatars import AvatarCb, GenderCb
+from botworker.callbacks import AvatarCb, GenderCb
 from generations import fal, services
 from generations.exceptions import InvalidInput
 from generations.models import Avatar, AvatarGender, AvatarStatus, StyleCategory, StyleTemplate

@@ -6,7 +6,7 @@ import unicodedata
 import pytest
 
 from accounts.models import User
-from botworker.routers.avatars import AvatarCb
+from botworker.callbacks import AvatarCb
 from generations import services
 from generations.exceptions import InvalidInput
 from generations.models import Avatar

@@ -7,8 +7,7 @@ import pytest
 from accounts.models import User
 from billing.selectors import balance_get
 from billing.services import balance_credit
-from botworker.callbacks import BalanceTopUp, Menu, MenuSection
-from botworker.routers.avatars import AvatarCb, GenderCb, TrainingTypeCb
+from botworker.callbacks import AvatarCb, BalanceTopUp, GenderCb, Menu, MenuSection, TrainingTypeCb
 from generations import notify, services
 from generations.models import Avatar, AvatarStatus
 from tests.generations.conftest import image_bytes

@@ -11,10 +11,8 @@ from accounts.models import User
 from billing.models import Transaction, TransactionType
 from billing.selectors import balance_get
 from billing.services import balance_credit
-from botworker.callbacks import Menu, MenuSection
+from botworker.callbacks import GalleryCb, GenCb, Menu, MenuSection
 from botworker.dispatcher import create_bot, create_dispatcher
-from botworker.routers.gallery import GalleryCb
-from botworker.routers.generation import GenCb
 from generations import services, tasks
 from generations.models import GenerationStatus, ImageGeneration
 from tests.botworker.conftest import start_poller

@@ -6,8 +6,7 @@ from decimal import Decimal
 import pytest
 
 from billing.selectors import balance_get
-from botworker.callbacks import Menu, MenuSection
-from botworker.routers.generation import GenCb
+from botworker.callbacks import GenCb, Menu, MenuSection
 from generations.models import ImageGeneration
 from promocodes.models import PromokodeType, PromokodeUsage
 from promocodes.services import promo_code_activate, promo_code_create

@@ -6,9 +6,7 @@ import pytest
 
 from billing.models import Transaction, TransactionType
 from billing.selectors import balance_get
-from botworker.callbacks import Menu, MenuSection
-from botworker.routers.gallery import GalleryCb
-from botworker.routers.generation import GenCb
+from botworker.callbacks import GalleryCb, GenCb, Menu, MenuSection
 from generations import services
 from generations.models import ImageGeneration
 from tests.generations.test_bot_generation import to, user_with_avatar

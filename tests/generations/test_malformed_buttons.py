@@ -10,8 +10,7 @@ import pytest
 from accounts.models import User
 from billing.selectors import balance_get
 from billing.services import balance_credit
-from botworker.callbacks import Menu, MenuSection
-from botworker.routers.generation import GenCb
+from botworker.callbacks import GenCb, Menu, MenuSection
 from generations.models import ImageGeneration
 from tests.support import updates
 

@@ -1,15 +1,13 @@
-"""``manage.py runbot``: the bot worker, long polling (``botworker.polling``)."""
+"""``manage.py runbot``: the bot worker, long polling. Checks its options and the token's shape, then hands off
+to ``botworker.runner``."""
 
-import asyncio
 import re
-from contextlib import ExitStack
 
 from django.conf import settings
 from django.core.management.base import CommandError
-from django.db import connections
 
 from accounts.management.base import ProjectCommand
-from botworker.poller_lock import PollerAlreadyRunning, PollerLock, poller_lock
+from botworker.exceptions import PollerLockLost, PollingRefused
 
 # "<bot id>:<secret>", as @BotFather gives it (the shape aiogram's validate_token accepts).
 TOKEN_SHAPE = re.compile(r"^\d+:\S+$")
@@ -32,53 +30,14 @@ class Command(ProjectCommand):
             raise CommandError("BOT_TOKEN is not set: put the token from @BotFather in the environment or .env.")
         if not TOKEN_SHAPE.match(token):
             raise CommandError("BOT_TOKEN is malformed: expected '<digits>:<secret>' as given by @BotFather.")
-        _never_keep_connections()
-        with ExitStack() as stack:
-            bot_id = int(token.split(":")[0])  # the token starts with the bot's id, as aiogram's Bot.id reads it
-            try:
-                lock = stack.enter_context(poller_lock(bot_id))
-            except PollerAlreadyRunning as error:
-                raise CommandError(f"{error} Stop it first: two pollers steal each other's updates.") from None
-            try:
-                asyncio.run(self.run(token, polling_timeout, lock, lock_check_interval))
-            except KeyboardInterrupt:
-                pass  # interrupted before polling started; nothing in hand
-        self.stdout.write("Bot stopped.")
-
-    async def run(self, token: str, polling_timeout: int, lock: PollerLock, lock_check_interval: float) -> None:
         # aiogram takes seconds to import: imported here, so that a configuration error is reported at once.
-        from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
+        from botworker.runner import run_polling
 
-        from botworker import polling
-        from botworker.dispatcher import create_bot
-
-        bot = create_bot(token)
         try:
-            try:
-                me = await bot.get_me()
-                await polling.refuse_while_webhook_set(bot)
-            except TelegramUnauthorizedError:
-                raise CommandError("Telegram refused BOT_TOKEN (401 Unauthorized): check the token.") from None
-            except TelegramAPIError as error:
-                raise CommandError(f"Cannot reach the Bot API at {settings.BOT_API_URL}: {error}") from None
-            except polling.WebhookIsSet as webhook:
-                raise CommandError(
-                    f"A webhook is set for @{me.username} ({webhook.url}); polling would take its updates. "
-                    "Remove the webhook (deleteWebhook, without dropping updates) or run the webhook server instead."
-                ) from None
-            self.stdout.write(f"Polling as @{me.username} via {settings.BOT_API_URL}. Stop with Ctrl+C.")
-            lost = await polling.poll_holding_lock(bot, lock=lock, lock_check_interval=lock_check_interval,
-                                                   polling_timeout=polling_timeout)
-        finally:
-            await bot.session.close()
-        if lost:
-            raise CommandError(
-                "Stopped polling: the single-poller lock was lost (database restart) and another runbot holds it now."
-            )
-
-
-def _never_keep_connections() -> None:
-    """The worker has no request cycle: a kept connection would outlive a database restart."""
-    for alias in connections:
-        connections.settings[alias]["CONN_MAX_AGE"] = 0
-        connections[alias].settings_dict["CONN_MAX_AGE"] = 0
+            run_polling(token, polling_timeout=polling_timeout, lock_check_interval=lock_check_interval,
+                        say=self.stdout.write)
+        except PollingRefused as refused:
+            raise CommandError(str(refused)) from None
+        except PollerLockLost as lost:
+            raise CommandError(str(lost)) from None
+        self.stdout.write("Bot stopped.")
