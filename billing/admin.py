@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.admin_display import entry_amount, entry_author, entry_balance_after, entry_description, money_column
 from billing.models import Transaction, UserBalance
-from config.admin_tools import BigTableAdminMixin, csv_streaming_response
+from common.admin import BigTableAdminMixin, ReadOnlyAdminMixin, TelegramIdSearchMixin, csv_streaming_response
 
 CSV_FIELDS = (
     "id", "created_at", "user__telegram_id", "user__username", "type", "status", "amount", "balance_after",
@@ -20,21 +20,8 @@ CSV_FIELDS = (
 )
 
 
-class ViewOnlyAdmin(admin.ModelAdmin):
-    """Nobody, superusers included, adds, edits or deletes these rows here."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Transaction)
-class TransactionAdmin(BigTableAdminMixin, ViewOnlyAdmin):
+class TransactionAdmin(BigTableAdminMixin, TelegramIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "id", "created_at", "user", "type", "status", "amount_display", "balance_after_display",
         "description_display", "author_display",
@@ -55,13 +42,6 @@ class TransactionAdmin(BigTableAdminMixin, ViewOnlyAdmin):
     balance_after_display = entry_balance_after
     description_display = entry_description
 
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if term.isdigit():
-            # A Telegram id: the user's entries through the unique index and (user, created_at) index.
-            return queryset.filter(user__telegram_id=int(term)), False
-        return super().get_search_results(request, queryset, term)
-
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         return [
@@ -80,16 +60,10 @@ class TransactionAdmin(BigTableAdminMixin, ViewOnlyAdmin):
 
 
 @admin.register(UserBalance)
-class UserBalanceAdmin(BigTableAdminMixin, ViewOnlyAdmin):
+class UserBalanceAdmin(BigTableAdminMixin, TelegramIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("user", "coins_display", "updated_at")
     list_select_related = ("user",)
     ordering = ("-coins",)
     search_fields = ("user__username",)
     fields = readonly_fields = ("user", "coins_display", "created_at", "updated_at")
     coins_display = money_column("coins", description=_("coins"))
-
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip().lstrip("@")
-        if term.isdigit():
-            return queryset.filter(user__telegram_id=int(term)), False
-        return super().get_search_results(request, queryset, term)

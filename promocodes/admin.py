@@ -16,7 +16,7 @@ from django.utils.translation import ngettext
 
 from billing.admin_display import money_column
 from billing.formats import count, money, percent
-from config.admin_tools import ReadOnlyInline, can_move_money, newest_rows_formset
+from common.admin import ReadOnlyInline, can_move_money, newest_rows_formset
 from promocodes import services
 from promocodes.exceptions import PromoCodeError
 from promocodes.models import Promokode, PromokodeStatus, PromokodeType, PromokodeUsage

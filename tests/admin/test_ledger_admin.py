@@ -87,7 +87,7 @@ def test_ledger_search_by_telegram_id(admin_client, entry, make_user):
 def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralised():
     from decimal import Decimal
 
-    from config.admin_tools import csv_safe
+    from common.admin import csv_safe
 
     assert csv_safe("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
     assert csv_safe("@SUM(A1)") == "'@SUM(A1)"

@@ -1,17 +1,22 @@
-"""Pieces shared by the apps' admins: a paginator that never counts a big table, a date hierarchy that never
-scans one, read-only inlines limited to the newest rows, and streamed CSV responses."""
+"""Pieces shared by the apps' admins: read-only pages and inlines, the Telegram-id search, a paginator that never
+counts a big table, a date hierarchy that never scans one, inlines limited to the newest rows, and streamed CSV
+responses. Like all of ``common``, it imports no app of ours."""
 
 import csv
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from django import forms
 from django.contrib import admin
+from django.contrib.admin import widgets
 from django.core.paginator import Paginator
 from django.db import connections, models
 from django.utils import timezone
 from django.forms.models import BaseInlineFormSet
 from django.http import StreamingHttpResponse
+from django.urls import NoReverseMatch, reverse
 from django.utils.functional import cached_property
+from django.utils.http import urlencode
 
 # Up to this many rows a changelist shows the exact count; beyond it an estimate is good enough.
 COUNT_CAP = 10_000
@@ -121,20 +126,101 @@ def newest_rows_formset(limit: int) -> type[BaseInlineFormSet]:
     return NewestRowsFormSet
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyAdminMixin:
+    """Rows that only services write: nobody, superusers included, adds, edits or deletes them here.
+
+    With ``change_unlocks_actions`` the model's change permission still grants the changelist's actions (block,
+    refund, retry...), never a row's form: the row's page stays view-only.
+    """
+
+    change_unlocks_actions = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return self.change_unlocks_actions and obj is None and super().has_change_permission(request)
+
+
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
     """An inline that only shows rows: history is written by services, never edited by hand."""
 
     extra = 0
     can_delete = False
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
+class NewestRowsInline(ReadOnlyInline):
+    """A read-only inline of the parent's newest ``limit`` rows (by ``ordering``), with a "Show all" link to the
+    rows' changelist filtered on the parent (``show_all_params``). One query, however many rows there are."""
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    limit = 20
+    template = "admin/edit_inline/newest_rows.html"
+
+    def get_formset(self, request, obj=None, **kwargs):
+        kwargs.setdefault("formset", newest_rows_formset(self.limit))
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.show_all_url = self.show_all_url(obj) if obj is not None else ""
+        return formset
+
+    def show_all_params(self, parent) -> dict:
+        return {f"{self.fk_name}__{parent._meta.pk.name}__exact": parent.pk}
+
+    def show_all_url(self, parent) -> str:
+        info = self.opts.app_label, self.opts.model_name
+        try:
+            changelist = reverse("admin:%s_%s_changelist" % info, current_app=self.admin_site.name)
+        except NoReverseMatch:  # the rows have no list of their own
+            return ""
+        return f"{changelist}?{urlencode(self.show_all_params(parent))}"
+
+
+class TelegramIdSearchMixin:
+    """A search term of digits (an optional leading @ aside) is a Telegram id: an exact match on the unique index
+    of ``telegram_id_lookup`` instead of a LIKE scan over every search field. Other terms search as usual."""
+
+    telegram_id_lookup = "user__telegram_id"
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip().lstrip("@")
+        if term.isdigit():
+            return queryset.filter(**{self.telegram_id_lookup: int(term)}), False
+        return super().get_search_results(request, queryset, term)
+
+
+class AdminFormMixin:
+    """A plain form (an intermediate page's) drawn with the admin's own widgets: text boxes, number boxes,
+    date and time pickers (a date-time becomes the admin's split date and time fields), inline radio lists.
+    Its page loads ``form.media`` after the admin's ``core.js`` and ``jsi18n`` for the pickers."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in list(self.fields.items()):
+            self.fields[name] = _admin_field(field)
+
+
+def _admin_field(field: forms.Field) -> forms.Field:
+    if isinstance(field, forms.DateTimeField):
+        return forms.SplitDateTimeField(
+            label=field.label, required=field.required, help_text="", initial=field.initial,
+            widget=widgets.AdminSplitDateTime,
+        )
+    widget = field.widget
+    if isinstance(widget, forms.HiddenInput):
+        return field
+    if isinstance(field, forms.DateField):
+        field.widget = widgets.AdminDateWidget()
+    elif isinstance(widget, forms.RadioSelect):
+        field.widget = widgets.AdminRadioSelect(choices=widget.choices, attrs={"class": "radiolist inline"})
+    elif isinstance(widget, forms.Textarea):
+        field.widget = widgets.AdminTextareaWidget(attrs=widget.attrs)
+    elif isinstance(field, forms.IntegerField) and not field.localize:
+        field.widget = widgets.AdminIntegerFieldWidget(attrs=field.widget_attrs(widgets.AdminIntegerFieldWidget()))
+    elif type(widget) in (forms.TextInput, forms.NumberInput):
+        field.widget = widgets.AdminTextInputWidget(attrs={**field.widget_attrs(widget), **widget.attrs})
+    return field
 
 
 class _Echo:
