@@ -294,6 +294,8 @@ def test_every_intermediate_form_action_and_message_is_in_russian(russian_admin,
     walk.post(users, {"action": "adjust_balance", **selected}, expect="Изменение относится к каждому из 2")
     walk.post(users, {**adjust, "amount": "", "sign": "credit", "reason": ""}, expect="Обязательное поле.")
     walk.post(users, {**adjust, "amount": "99999", "sign": "debit", "reason": "проверка"},
+              expect="Крупное изменение: -99\xa0999,00 монет. Проверьте новый баланс и подтвердите.")
+    walk.post(users, {**adjust, "amount": "99999", "sign": "debit", "reason": "проверка", "confirmed": "1"},
               expect="отказано: Недостаточно монет: на балансе 7,00, нужно 99\xa0999,00.")
     repeat = {**adjust, "amount": "1000,5", "sign": "credit", "reason": "бонус",
               "nonce": "8d7f1c1e-2a52-4d3c-9a83-5d7a8c1b2e11"}
