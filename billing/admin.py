@@ -15,7 +15,8 @@ from billing.admin_display import entry_amount, entry_author, entry_balance_afte
 from billing.ledger_texts import description_display
 from billing.models import Transaction, TransactionStatus, TransactionType, UserBalance
 from common.admin import (
-    BigTableAdminMixin, ReadOnlyAdminMixin, TelegramIdSearchMixin, csv_cell, csv_streaming_response, truncated,
+    BigTableAdminMixin, ReadOnlyAdminMixin, TelegramIdSearchMixin, csv_cell, csv_streaming_response,
+    short_datetime_column, truncated,
 )
 
 # The export's columns: (header, value path). Types and statuses are written as the operator reads them.
@@ -36,8 +37,8 @@ class TransactionAdmin(BigTableAdminMixin, TelegramIdSearchMixin, ReadOnlyAdminM
     # Chosen to fit a 1366 px screen beside the filters: the status is a filter (nearly all are completed), long
     # names and descriptions are cut, with the whole text on hover.
     list_display = (
-        "id", "created_at", "user_short", "type", "amount_display", "balance_after_display", "description_short",
-        "author_display",
+        "id", "created_short", "user_short", "type", "amount_display", "balance_after_display", "description_short",
+        "author_short",
     )
     list_filter = ("type", "status", "created_at")
     date_hierarchy = "created_at"
@@ -54,10 +55,15 @@ class TransactionAdmin(BigTableAdminMixin, TelegramIdSearchMixin, ReadOnlyAdminM
     amount_display = entry_amount
     balance_after_display = entry_balance_after
     description_display = entry_description
+    created_short = short_datetime_column("created_at", description=_("when"))
 
     @admin.display(description=_("user"), ordering="user")
     def user_short(self, entry: Transaction) -> str:
-        return truncated(entry.user, 28)
+        return truncated(entry.user, 24)
+
+    @admin.display(description=_("made by"), ordering="created_by")
+    def author_short(self, entry: Transaction) -> str:
+        return truncated(entry_author(self, entry), 20)
 
     @admin.display(description=_("description"))
     def description_short(self, entry: Transaction) -> str:
