@@ -12,6 +12,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
@@ -107,7 +108,7 @@ class BalanceUserAdminMixin:
 
     def get_actions(self, request):
         actions = super().get_actions(request)
-        if self.has_adjust_balance_permission(request):
+        if IS_POPUP_VAR not in request.GET and self.has_adjust_balance_permission(request):
             actions["adjust_balance"] = self.get_action("adjust_balance")
         return actions
 
