@@ -112,7 +112,6 @@ class UserAdmin(BigTableAdminMixin, TelegramIdSearchMixin, ReadOnlyAdminMixin, a
             "form": form,
             "original": user,
             "opts": self.opts,
-            "media": self.media + form.media,
         }
         return TemplateResponse(request, "admin/accounts/user/send_message.html", context)
 

@@ -172,11 +172,11 @@ class BalanceUserAdminMixin:
             "user_count": queryset.count(),
             "opts": self.opts,
             "single_user": users[0] if done_url else None,
+            "original": users[0] if done_url else None,  # the breadcrumbs lead back to the user's page
             "action_name": "adjust_balance",
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
             "select_across": request.POST.get("select_across", "0"),
-            "media": self.media + form.media,
         }
         return TemplateResponse(request, "admin/accounts/user/adjust_balance.html", context)
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 from billing import services as billing_services
 from generations.models import Avatar, AvatarStatus, GenerationStatus, ImageGeneration
 from promocodes import services as promo_services
-from tests.support.botapi import TOKEN, FakeBotAPI
+from tests.generations.conftest import bot_api  # noqa: F401 - the fake Bot API, as BOT_API_URL
 
 pytestmark = pytest.mark.django_db
 
@@ -26,14 +26,6 @@ def _inline(response, model):
 
 def _messages(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
-
-
-@pytest.fixture
-def bot_api(settings):
-    with FakeBotAPI() as api:
-        settings.BOT_API_URL = api.base_url
-        settings.BOT_TOKEN = TOKEN
-        yield api
 
 
 def test_the_page_shows_the_users_avatars_and_generations_newest_first_capped(admin_client, make_user):
