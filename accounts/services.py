@@ -1,10 +1,15 @@
 """Writes to the Telegram users."""
 
 from datetime import timedelta
+from functools import partial
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from accounts import tasks
+from accounts.exceptions import BotNotConfigured
 from accounts.models import User
 
 # Refreshing ``last_activity_at`` on every update would be one write per update; once a minute is plenty.
@@ -84,3 +89,11 @@ def user_set_blocked(*, user: User, blocked: bool) -> User:
 def user_mark_bot_blocked(*, telegram_id: int) -> None:
     """Record that Telegram refused to deliver to this user because they blocked the bot."""
     User.objects.filter(telegram_id=telegram_id, bot_blocked_at__isnull=True).update(bot_blocked_at=timezone.now())
+
+
+def user_message_send(*, user: User, text: str) -> None:
+    """Queue one message from an operator to the user, sent through the bot by a task once the caller's
+    transaction commits. Refused at once (``BotNotConfigured``) when the bot has no token."""
+    if not settings.BOT_TOKEN:
+        raise BotNotConfigured(_("BOT_TOKEN is not set: the bot cannot send messages."))
+    transaction.on_commit(partial(tasks.user_message_deliver.enqueue, telegram_id=user.telegram_id, text=text))

@@ -32,3 +32,10 @@ class NotRefundable(BillingError):
 
 class ChargeMismatch(NotRefundable):
     """The charge belongs to another user or was made for something else than the refund names."""
+
+
+class LedgerEntryImmutable(BillingError):
+    """Ledger entries are never deleted: a mistake is corrected by a reversal (a new entry)."""
+
+    def __init__(self):
+        super().__init__(_("Ledger entries cannot be deleted; reverse an entry with a new one instead."))

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from billing.exceptions import LedgerEntryImmutable
 from billing.formats import money, signed_money
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -54,8 +55,17 @@ class UserBalance(models.Model):
         return money(self.coins)
 
 
+class TransactionQuerySet(models.QuerySet):
+    def delete(self):
+        raise LedgerEntryImmutable()
+
+    delete.alters_data = True
+    delete.queryset_only = True
+
+
 class Transaction(models.Model):
-    """One ledger entry. Append-only: the balance equals the sum of a user's completed entries."""
+    """One ledger entry. Append-only: the balance equals the sum of a user's completed entries; neither an entry
+    nor a queryset of entries can be deleted (``LedgerEntryImmutable``), in the admin or anywhere else."""
 
     id = models.BigAutoField(_("No."), primary_key=True)
     user = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="transactions",
@@ -76,6 +86,8 @@ class Transaction(models.Model):
     created_by = models.CharField(_("made by"), max_length=150, blank=True, default="")
     created_at = models.DateTimeField(_("when"), default=timezone.now)
 
+    objects = TransactionQuerySet.as_manager()
+
     class Meta:
         db_table = "transactions"
         verbose_name = _("ledger entry")
@@ -93,3 +105,6 @@ class Transaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_type_display()} {signed_money(self.amount)} → {money(self.balance_after)}"
+
+    def delete(self, *args, **kwargs):
+        raise LedgerEntryImmutable()

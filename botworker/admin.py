@@ -5,11 +5,12 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from botworker import failed_updates, tasks
+from common.admin import ReadOnlyAdminMixin
 from botworker.models import FailedUpdate, FailedUpdateResolution
 
 
 @admin.register(FailedUpdate)
-class FailedUpdateAdmin(admin.ModelAdmin):
+class FailedUpdateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Updates that kept failing for an infrastructure reason (the database was down) after the poller's retries.
     Once the cause is fixed, handle them again (a payment is credited once whatever happens) or mark them resolved;
     a payment left alone is credited by the Stars reconciliation all the same."""
@@ -22,16 +23,7 @@ class FailedUpdateAdmin(admin.ModelAdmin):
               "first_failed_at", "last_failed_at", "resolved_at", "resolved_by", "resolution", "payload")
     readonly_fields = fields
     actions = ("handle_again", "mark_resolved")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # The rows are read-only; the change permission only unlocks the actions on the list.
-        return obj is None and super().has_change_permission(request)
+    change_unlocks_actions = True  # the rows are read-only; "change" only unlocks the actions on the list
 
     def has_adjust_balance_permission(self, request) -> bool:
         return request.user.has_perm("billing.adjust_balance") and super().has_change_permission(request)

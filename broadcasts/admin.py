@@ -17,6 +17,7 @@ from broadcasts import selectors, services
 from broadcasts.exceptions import BroadcastError, TelegramConfigError
 from broadcasts.models import Broadcast, BroadcastRecipient, BroadcastStatus
 from broadcasts.sender import send_preview
+from common.admin import ReadOnlyAdminMixin
 
 CONTENT_FIELDS = ("title", "text", "photo", "button_text", "button_url", "audience", "inactive_days", "telegram_ids")
 ACTIONS = {
@@ -185,7 +186,7 @@ class BroadcastAdmin(admin.ModelAdmin):
 
 
 @admin.register(BroadcastRecipient)
-class BroadcastRecipientAdmin(admin.ModelAdmin):
+class BroadcastRecipientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Who got what (read-only): filter by broadcast and status to see the failures and their reasons."""
 
     list_display = ("telegram_id", "broadcast", "status", "error_display", "attempts", "sent_at", "updated_at")
@@ -202,12 +203,3 @@ class BroadcastRecipientAdmin(admin.ModelAdmin):
     def error_display(self, recipient: BroadcastRecipient) -> str:
         # Our own reasons are stored in English; Telegram's are shown as Telegram wrote them.
         return gettext(recipient.error) if recipient.error in services.STORED_ERRORS else recipient.error
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -11,7 +11,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, Permission, User
 from django.utils.translation import gettext, gettext_lazy as _
 
-from config.admin_tools import can_move_money
+from common.admin import can_move_money
 
 ACTIONS = {"add": _("adding"), "change": _("changing"), "delete": _("deleting"), "view": _("viewing")}
 

@@ -160,6 +160,12 @@ TASKS_ABANDONED_AFTER = env.int("TASKS_ABANDONED_AFTER", default=3600)
 # Never judge a task claimed less than this many seconds ago (its worker takes the lock just after the claim).
 TASKS_ABANDONED_GRACE = env.int("TASKS_ABANDONED_GRACE", default=30)
 
+# --- Back office -------------------------------------------------------------------------------------------
+# "Adjust balance" for more coins than this (either way) asks a second time, showing the new balance.
+ADMIN_ADJUST_CONFIRM_ABOVE = Decimal(env.str("ADMIN_ADJUST_CONFIRM_ABOVE", default="10000"))
+# CSV exports: "," writes amounts with a decimal comma (Excel with Russian settings reads them as numbers).
+CSV_DECIMAL_SEPARATOR = env.str("CSV_DECIMAL_SEPARATOR", default=",")
+
 # --- Telegram bot -------------------------------------------------------------------------------------------
 BOT_TOKEN = env.str("BOT_TOKEN", default="")
 BOT_API_URL = env.str("BOT_API_URL", default="https://api.telegram.org")

@@ -4,13 +4,14 @@ from django.utils.translation import gettext_lazy as _
 
 from botworker.webhook import telegram_webhook
 from botworker.webhook_guard import PATH_PREFIX as TELEGRAM_WEBHOOK_PREFIX
-from config import admin_permissions
+from config import admin_permissions, user_admin
 from config.health import healthz
 from config.admin_stats import stats_view
 
 admin.site.site_header = _("Aisha — back office")
 admin.site.site_title = _("Aisha admin")
 admin_permissions.register(admin.site)
+user_admin.register(admin.site)
 
 urlpatterns = [
     # Before the admin's own URLs, whose catch-all would answer this path with a 404.

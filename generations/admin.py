@@ -12,8 +12,9 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from billing.exceptions import BillingError
-from config.admin_tools import BigTableAdminMixin, ReadOnlyInline, can_move_money
-from config.task_admin import task_result_link, task_results_with_arg
+from common.admin import BigTableAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline, TelegramIdSearchMixin, can_move_money
+from common.task_admin import task_result_link, task_results_with_arg
+from generations import services
 from generations.exceptions import GenerationsError
 from generations.models import (
     Avatar, AvatarPhoto, AvatarStatus, GenerationStatus, ImageGeneration, StyleCategory, StyleSubcategory,
@@ -21,15 +22,6 @@ from generations.models import (
 )
 
 THUMB = mark_safe('style="max-height:64px;max-width:64px;margin:1px;border-radius:4px"')
-
-
-def _generation_service(name: str):
-    """A function of ``generations.services`` looked up at call time (that module is written separately)."""
-    try:
-        from generations import services as generation_services
-    except ImportError:
-        return None
-    return getattr(generation_services, name, None)
 
 
 def _foreign_keys(model) -> tuple[str, ...]:
@@ -54,18 +46,13 @@ def _task_link(obj) -> str:
     return task_result_link(task_results_with_arg(task_prefix="generations.tasks.", value=str(obj.pk)).first())
 
 
-def _apply_service(modeladmin, request, objects, *, service: str, argument: str, done: str) -> None:
-    """Call one service per object; refusals become messages, never a server error."""
-    function = _generation_service(service)
-    if function is None:
-        modeladmin.message_user(request, _("This operation is not available yet (%(name)s).") % {"name": service},
-                                messages.ERROR)
-        return
-    kwargs = {"created_by": f"admin:{request.user.get_username()}"} if service.endswith("_refund") else {}
+def _apply_service(modeladmin, request, objects, *, service, argument: str, done: str, refund: bool) -> None:
+    """Call the service once per object; refusals become messages, never a server error."""
+    kwargs = {"created_by": f"admin:{request.user.get_username()}"} if refund else {}
     succeeded, skipped, failed = 0, 0, 0
     for obj in objects:
         try:
-            result = function(**{argument: obj}, **kwargs)
+            result = service(**{argument: obj}, **kwargs)
         except (GenerationsError, BillingError) as exc:
             failed += 1
             modeladmin.message_user(request, f"{obj}: {exc}", messages.ERROR)
@@ -84,17 +71,10 @@ def _apply_service(modeladmin, request, objects, *, service: str, argument: str,
         modeladmin.message_user(request, _("None of the selected items is in a failed state."), messages.WARNING)
 
 
-class ServiceWrittenAdmin(admin.ModelAdmin):
+class ServiceWrittenAdmin(TelegramIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Rows only services write: no add, no field edits, no delete; "change" grants the actions alone."""
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return obj is None and super().has_change_permission(request)
+    change_unlocks_actions = True
 
     def has_adjust_balance_permission(self, request) -> bool:
         return super().has_change_permission(request) and can_move_money(request)
@@ -125,12 +105,6 @@ class AvatarAdmin(BigTableAdminMixin, ServiceWrittenAdmin):
     actions = ("refund_failed_training",)
     readonly_fields = ("training_error", "training_logs", "fal_response_data", "task", "created_at", "updated_at")
 
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip().lstrip("@")
-        if term.isdigit():
-            return queryset.filter(user__telegram_id=int(term)), False
-        return super().get_search_results(request, queryset, term)
-
     @admin.display(description=_("task"))
     def task(self, avatar: Avatar) -> str:
         return _task_link(avatar)
@@ -138,8 +112,8 @@ class AvatarAdmin(BigTableAdminMixin, ServiceWrittenAdmin):
     @admin.action(description=_("Refund the training of failed avatars"), permissions=["adjust_balance"])
     def refund_failed_training(self, request, queryset):
         failed = queryset.filter(status__in=[AvatarStatus.ERROR, AvatarStatus.CANCELLED])
-        _apply_service(self, request, failed, service="avatar_training_refund", argument="avatar",
-                       done=_("Trainings refunded"))
+        _apply_service(self, request, failed, service=services.avatar_training_refund, argument="avatar",
+                       done=_("Trainings refunded"), refund=True)
 
 
 @admin.register(ImageGeneration)
@@ -154,12 +128,6 @@ class ImageGenerationAdmin(BigTableAdminMixin, ServiceWrittenAdmin):
     actions = ("retry_failed", "refund_failed")
     readonly_fields = ("results", "result_urls", "error_message", "task", "prompt_metadata", "created_at",
                        "completed_at")
-
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip().lstrip("@")
-        if term.isdigit():
-            return queryset.filter(user__telegram_id=int(term)), False
-        return super().get_search_results(request, queryset, term)
 
     @admin.display(description=_("task"))
     def task(self, generation: ImageGeneration) -> str:
@@ -182,14 +150,14 @@ class ImageGenerationAdmin(BigTableAdminMixin, ServiceWrittenAdmin):
     @admin.action(description=_("Retry failed generations"), permissions=["adjust_balance"])
     def retry_failed(self, request, queryset):
         failed = queryset.filter(status=GenerationStatus.FAILED)
-        _apply_service(self, request, failed, service="generation_retry", argument="generation",
-                       done=_("Generations restarted"))
+        _apply_service(self, request, failed, service=services.generation_retry, argument="generation",
+                       done=_("Generations restarted"), refund=False)
 
     @admin.action(description=_("Refund failed generations"), permissions=["adjust_balance"])
     def refund_failed(self, request, queryset):
         failed = queryset.filter(status=GenerationStatus.FAILED)
-        _apply_service(self, request, failed, service="generation_refund", argument="generation",
-                       done=_("Generations refunded"))
+        _apply_service(self, request, failed, service=services.generation_refund, argument="generation",
+                       done=_("Generations refunded"), refund=True)
 
 
 class StyleSubcategoryInline(admin.TabularInline):

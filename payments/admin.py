@@ -16,13 +16,13 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from billing.admin import TransactionAdmin, ViewOnlyAdmin
+from billing.admin import TransactionAdmin
 from billing.admin_display import money_column
 from billing.exceptions import BillingError
 from billing.formats import count
 from billing.models import Transaction, TransactionType
 from billing.selectors import reversal_live
-from config.admin_tools import can_move_money
+from common.admin import ReadOnlyAdminMixin, can_move_money
 from payments.exceptions import PaymentError, RefundUnconfirmed
 from payments.flag_reasons import reason_display
 from payments.keys import PENDING_FLAG
@@ -108,7 +108,7 @@ class TopUpPackageAdmin(admin.ModelAdmin):
 
 
 @admin.register(FlaggedPayment)
-class FlaggedPaymentAdmin(ViewOnlyAdmin):
+class FlaggedPaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Payments credited with nothing because they do not match their invoice: the operator settles each (an
     adjustment on the payer's balance, or a refund of the Stars)."""
 

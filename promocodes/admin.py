@@ -16,7 +16,7 @@ from django.utils.translation import ngettext
 
 from billing.admin_display import money_column
 from billing.formats import count, money, percent
-from config.admin_tools import ReadOnlyInline, can_move_money, newest_rows_formset
+from common.admin import AdminFormMixin, ReadOnlyInline, can_move_money, newest_rows_formset
 from promocodes import services
 from promocodes.exceptions import PromoCodeError
 from promocodes.models import Promokode, PromokodeStatus, PromokodeType, PromokodeUsage
@@ -64,7 +64,7 @@ class PromokodeAddForm(forms.ModelForm):
         return self.created
 
 
-class BulkGenerateForm(forms.Form):
+class BulkGenerateForm(AdminFormMixin, forms.Form):
     count = forms.IntegerField(label=_("How many codes"), min_value=1, max_value=10_000, initial=10)
     prefix = forms.CharField(label=_("Prefix"), max_length=20, required=False)
     length = forms.IntegerField(label=_("Random characters"), min_value=6, max_value=30, initial=8)

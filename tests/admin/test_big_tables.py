@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from config.admin_tools import COUNT_CAP, EstimatedCountPaginator
+from common.admin import COUNT_CAP, EstimatedCountPaginator
 
 USERS = reverse("admin:accounts_user_changelist")
 

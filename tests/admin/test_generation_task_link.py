@@ -5,7 +5,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from config.task_admin import task_result_url
+from common.task_admin import task_result_url
 from generations import tasks
 from generations.models import Avatar, AvatarStatus, GenerationStatus, ImageGeneration
 

@@ -11,7 +11,7 @@ from django_tasks_db.models import DBTaskResult
 from broadcasts import delivery, services, tasks
 from broadcasts.models import RecipientStatus
 from broadcasts.types import BatchResult, Outcome
-from config.task_admin import task_result_url
+from common.task_admin import task_result_url
 from tests.broadcasts.helpers import DELIVERY_TASK, deliveries_per_chat, new_broadcast, queued_links, run_one_task
 
 

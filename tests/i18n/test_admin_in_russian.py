@@ -294,11 +294,21 @@ def test_every_intermediate_form_action_and_message_is_in_russian(russian_admin,
     walk.post(users, {"action": "adjust_balance", **selected}, expect="Изменение относится к каждому из 2")
     walk.post(users, {**adjust, "amount": "", "sign": "credit", "reason": ""}, expect="Обязательное поле.")
     walk.post(users, {**adjust, "amount": "99999", "sign": "debit", "reason": "проверка"},
+              expect="Крупное изменение: -99\xa0999,00 монет. Проверьте новый баланс и подтвердите.")
+    walk.post(users, {**adjust, "amount": "99999", "sign": "debit", "reason": "проверка", "confirmed": "1"},
               expect="отказано: Недостаточно монет: на балансе 7,00, нужно 99\xa0999,00.")
     repeat = {**adjust, "amount": "1000,5", "sign": "credit", "reason": "бонус",
               "nonce": "8d7f1c1e-2a52-4d3c-9a83-5d7a8c1b2e11"}
     walk.post(users, repeat, expect="Анна (434343): +1\xa0000,50 монет, баланс теперь 1\xa0007,50.")
     walk.post(users, repeat, expect="эта форма уже была применена (+1\xa0000,50 монет,")
+    # A user's page: "Adjust balance" for them (the form, a large amount's second question), "Send a message"
+    # (refused without a bot token, as in tests).
+    own_adjust = reverse("admin:accounts_user_adjust_balance", args=[anna.pk])
+    walk.problems += problems_of(own_adjust, russian_admin.get(own_adjust).content.decode())
+    walk.post(own_adjust, {"amount": "20000", "sign": "credit", "reason": "бонус"}, expect="новый баланс")
+    send = reverse("admin:accounts_user_send_message", args=[anna.pk])
+    walk.problems += problems_of(send, russian_admin.get(send).content.decode())
+    walk.post(send, {"text": "Здравствуйте"}, expect="Не отправлено: Не задан BOT_TOKEN")
     walk.post(users, {"action": "block_users", **selected}, expect="2 пользователя заблокированы.")
     walk.post(users, {"action": "unblock_users", **selected}, expect="2 пользователя разблокированы.")
     # Promo codes: generate (a field error, a refusal of the terms, the result), an add refused, deactivate.

@@ -7,7 +7,7 @@ from django.test import override_settings
 from django.utils import translation
 from django_tasks_db.models import DBTaskResult
 
-from config.task_admin import task_result_link, task_result_url, task_results_with_arg, task_results_with_kwarg
+from common.task_admin import task_result_link, task_result_url, task_results_with_arg, task_results_with_kwarg
 from tests.support.workers import DB_BACKEND
 from tests.tasks import jobs
 

@@ -3,7 +3,7 @@ admin: Admin -> Tasks Database Backend -> Task Results, read-only, with status, 
 
 For an app's ModelAdmin, e.g. a failed generation (its tasks take the generation id as first argument)::
 
-    from config.task_admin import task_result_link, task_results_with_arg
+    from common.task_admin import task_result_link, task_results_with_arg
 
     @admin.display(description=_("task"))
     def task(self, obj):
