@@ -50,11 +50,11 @@ class ActiveUsers:
 def user_active_counts(*, day: date) -> ActiveUsers:
     """DAU, WAU and MAU as of ``day``: one aggregate over the last 30 days of activity rows."""
     counts = UserActivity.objects.filter(day__gt=day - timedelta(days=30), day__lte=day).aggregate(
-        day=Count("user", filter=Q(day=day)),
-        week=Count("user", distinct=True, filter=Q(day__gt=day - timedelta(days=7))),
-        month=Count("user", distinct=True),
+        dau=Count("user", filter=Q(day=day)),
+        wau=Count("user", distinct=True, filter=Q(day__gt=day - timedelta(days=7))),
+        mau=Count("user", distinct=True),
     )
-    return ActiveUsers(**counts)
+    return ActiveUsers(day=counts["dau"], week=counts["wau"], month=counts["mau"])
 
 
 def user_active_per_day(*, since: date, until: date) -> dict[date, int]:

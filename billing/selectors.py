@@ -11,7 +11,7 @@ from accounts.models import User
 from accounts.selectors import user_search
 from billing.models import Transaction, TransactionStatus, TransactionType, UserBalance
 from billing.topups import OPERATOR, STARS, TOPUP_TYPES, TopUps
-from common.periods import day_range, per_day
+from common.periods import day_range, day_start, per_day
 
 ZERO = Decimal("0")
 
@@ -57,21 +57,26 @@ def balance_list(*, search: str | None = None, limit: int | None = None, offset:
 
 def balance_stats(*, now: datetime | None = None) -> dict:
     """Totals over every user (one aggregate query) and the top-ups of today and of the last 30 days (one more)."""
-    now = now or timezone.now()
-    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = timezone.localdate(now or timezone.now())
+    today = day_start(day)
+    users = balance_user_totals()
+    # The last 30 days are the stats page's: today and the 29 days before it, days of TIME_ZONE.
+    topups = _topups().filter(created_at__gte=day_start(day - timedelta(days=29))).aggregate(
+        **_topup_sums("today", Q(created_at__gte=today)), **_topup_sums("month", Q()),
+    )
+    return {
+        **users, "topups_today": _topups_of(topups, "today"), "topups_30d": _topups_of(topups, "month"),
+    }
+
+
+def balance_user_totals() -> dict:
+    """Users, those with a positive balance and those without, and the sum of balances: one aggregate query."""
     users = User.objects.aggregate(
         users_total=Count("pk"),
         users_with_balance=Count("pk", filter=Q(balance__coins__gt=0)),
         balance_sum=Coalesce(Sum("balance__coins"), Value(ZERO)),
     )
-    # The last 30 days are the stats page's: today and the 29 days before it, days of TIME_ZONE.
-    topups = _topups().filter(created_at__gte=today - timedelta(days=29)).aggregate(
-        **_topup_sums("today", Q(created_at__gte=today)), **_topup_sums("month", Q()),
-    )
-    return {
-        **users, "users_without_balance": users["users_total"] - users["users_with_balance"],
-        "topups_today": _topups_of(topups, "today"), "topups_30d": _topups_of(topups, "month"),
-    }
+    return {**users, "users_without_balance": users["users_total"] - users["users_with_balance"]}
 
 
 def topup_totals(*, since: date, until: date) -> TopUps:

@@ -1,0 +1,25 @@
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _, ngettext_lazy
+
+PERIODS = (7, 30, 90, 365)
+DEFAULT_DAYS = 30
+
+
+class PeriodForm(forms.Form):
+    """The stats page's period: so many days ending with a day (today unless chosen)."""
+
+    days = forms.TypedChoiceField(
+        label=_("Period"), coerce=int, initial=DEFAULT_DAYS,
+        choices=[(days, ngettext_lazy("%(days)s day", "%(days)s days", "days") % {"days": days}) for days in PERIODS],
+    )
+    until = forms.DateField(label=_("Up to and including"), required=False,
+                            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+
+    def period(self) -> tuple[int, object]:
+        """(days, last day) chosen, or the default (30 days up to today) for anything invalid."""
+        today = timezone.localdate()
+        if not self.is_valid():
+            return DEFAULT_DAYS, today
+        until = self.cleaned_data["until"] or today
+        return self.cleaned_data["days"], min(until, today)
