@@ -1,6 +1,6 @@
 """Bar charts as inline SVG drawn on the server: no JavaScript, no CDN (the back office may run without internet).
 
-Each day is one bar, stacked when a chart has several layers (Stars and operator top-ups); every bar piece has a
+Each day is one bar, stacked when a chart has several layers (Stars and operator top-ups, coloured as ``COLOURS``, which the page's legend shows); every bar piece has a
 ``<title>`` the browser shows on hover (the day, the layer and its value), the y axis is labelled with its peak and
 the x axis with dates (the first day, the last, and evenly spaced ones between).
 """
@@ -56,8 +56,8 @@ def bar_chart(*, title: str, days: list[date], layers: list[Layer]) -> SafeStrin
     )
     return format_html(
         '<svg xmlns="http://www.w3.org/2000/svg" class="stats-chart" role="img" aria-label="{}" '
-        'viewBox="0 0 {} {}" width="100%" preserveAspectRatio="xMidYMid meet">{}{}{}{}</svg>',
-        title, WIDTH, HEIGHT, _axes(peak), body, _date_labels(days, step), _legend(layers),
+        'viewBox="0 0 {} {}" width="100%" preserveAspectRatio="xMidYMid meet">{}{}{}</svg>',
+        title, WIDTH, HEIGHT, _axes(peak), body, _date_labels(days, step),
     )
 
 
@@ -91,15 +91,3 @@ def _date_labels(days: list[date], step: float) -> SafeString:
         "", '<text class="x-label" x="{}" y="{}" font-size="10" fill="#666" text-anchor="{}">{}</text>', labels
     )
 
-
-def _legend(layers: list[Layer]) -> SafeString:
-    if len(layers) < 2:
-        return mark_safe("")
-    items, x = [], LEFT + 6
-    for layer, colour in zip(layers, COLOURS):
-        items.append((x, colour, x + 14, layer.label))
-        x += 20 + 7 * len(layer.label)
-    return format_html_join(
-        "", '<rect x="{}" y="10" width="10" height="10" fill="{}"/>'
-            '<text x="{}" y="19" font-size="11" fill="#333">{}</text>', items
-    )

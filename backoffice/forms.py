@@ -1,9 +1,14 @@
 from django import forms
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _, ngettext_lazy
+from django.utils.translation import gettext_lazy as _, ngettext
 
 PERIODS = (7, 30, 90, 365)
 DEFAULT_DAYS = 30
+
+
+def _period_choices() -> list[tuple[int, str]]:
+    """Called at each rendering, so the labels are in the operator's language."""
+    return [(days, ngettext("%(days)s day", "%(days)s days", days) % {"days": days}) for days in PERIODS]
 
 
 class PeriodForm(forms.Form):
@@ -11,7 +16,7 @@ class PeriodForm(forms.Form):
 
     days = forms.TypedChoiceField(
         label=_("Period"), coerce=int, initial=DEFAULT_DAYS,
-        choices=[(days, ngettext_lazy("%(days)s day", "%(days)s days", "days") % {"days": days}) for days in PERIODS],
+        choices=_period_choices,
     )
     until = forms.DateField(label=_("Up to and including"), required=False,
                             widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))

@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.utils.translation import gettext as _
 
 from accounts.selectors import ActiveUsers, user_active_counts, user_active_per_day, user_joined_per_day
-from backoffice.charts import Layer, bar_chart
+from backoffice.charts import COLOURS, Layer, bar_chart
 from billing import topups
 from billing.selectors import balance_user_totals, spending_per_day, topup_per_day
 from billing.topups import TopUps
@@ -88,8 +88,9 @@ class Chart:
     layers: list[Layer]
 
     @property
-    def totals(self) -> list[tuple[str, Decimal | int]]:
-        return [(layer.label, sum(layer.values, 0)) for layer in self.layers]
+    def totals(self) -> list[tuple[str, Decimal | int, str]]:
+        """Each layer's label, total over the period and colour: the chart's legend."""
+        return [(layer.label, sum(layer.values, 0), colour) for layer, colour in zip(self.layers, COLOURS)]
 
 
 def stats_charts(figures: StatsFigures) -> list[Chart]:

@@ -175,3 +175,10 @@ def test_a_second_view_within_a_minute_reuses_the_computed_figures(admin_client,
 def test_staff_without_ledger_access_cannot_see_the_revenue_figures(staff_client):
     assert staff_client().get(STATS).status_code == 403
     assert staff_client("billing.view_transaction", username="accountant").get(STATS).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_period_choices_speak_the_operators_language(admin_client):
+    assert ">30 days</option>" in admin_client.get(STATS, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert ">30 дней</option>" in admin_client.get(STATS, HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert ">7 days</option>" in admin_client.get(STATS, HTTP_ACCEPT_LANGUAGE="en").content.decode()
