@@ -102,3 +102,22 @@ class UserSettings(models.Model):
         db_table = "user_settings"
         verbose_name = _("user settings")
         verbose_name_plural = _("user settings")
+
+
+class UserActivity(models.Model):
+    """One row per user and day (of the configured ``TIME_ZONE``) on which the user sent the bot anything: the
+    source of the daily, weekly and monthly active users. Written at most once per user and day by
+    ``accounts.services.user_upsert_from_telegram``."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="activity_days", verbose_name=_("user"))
+    day = models.DateField(_("day"))
+
+    class Meta:
+        db_table = "user_activity_days"
+        verbose_name = _("active day")
+        verbose_name_plural = _("active days")
+        constraints = [models.UniqueConstraint(fields=["user", "day"], name="user_activity_days_user_day_uniq")]
+        indexes = [models.Index(fields=["day"], name="user_activity_days_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.day.isoformat()}"

@@ -10,9 +10,10 @@ from django.utils.translation import gettext as _
 
 from accounts import tasks
 from accounts.exceptions import BotNotConfigured
-from accounts.models import User
+from accounts.models import User, UserActivity
 
-# Refreshing ``last_activity_at`` on every update would be one write per update; once a minute is plenty.
+# Refreshing ``last_activity_at`` on every update would be one write per update; once a minute is plenty (and at
+# the first update of each day, which also records the day: see ``_activity_day_record``).
 ACTIVITY_RESOLUTION = timedelta(minutes=1)
 
 _PROFILE_FIELDS = ("first_name", "last_name", "username", "language_code", "is_premium", "is_bot")
@@ -57,7 +58,9 @@ def user_upsert_from_telegram(
         }
         try:
             with transaction.atomic():
-                return User.objects.create(telegram_id=telegram_id, **defaults)
+                user = User.objects.create(telegram_id=telegram_id, **defaults)
+                _activity_day_record(user=user, day=timezone.localdate(now))
+                return user
         except IntegrityError:
             user = User.objects.get(telegram_id=telegram_id)
 
@@ -66,7 +69,8 @@ def user_upsert_from_telegram(
     ]
     for name in changed:
         setattr(user, name, incoming[name])
-    if user.last_activity_at is None or now - user.last_activity_at >= ACTIVITY_RESOLUTION:
+    new_day = user.last_activity_at is None or timezone.localdate(user.last_activity_at) != timezone.localdate(now)
+    if new_day or now - user.last_activity_at >= ACTIVITY_RESOLUTION:
         user.last_activity_at = now
         changed.append("last_activity_at")
     if user.bot_blocked_at is not None:
@@ -75,7 +79,15 @@ def user_upsert_from_telegram(
         changed.append("bot_blocked_at")
     if changed:
         user.save(update_fields=[*changed, "updated_at"])
+    if new_day:
+        _activity_day_record(user=user, day=timezone.localdate(now))
     return user
+
+
+def _activity_day_record(*, user: User, day) -> None:
+    """Record that ``user`` was active on ``day``. Called only when ``last_activity_at`` moves to a new day, so
+    a user costs one such insert a day; a concurrent update recording the same day is ignored, not an error."""
+    UserActivity.objects.bulk_create([UserActivity(user=user, day=day)], ignore_conflicts=True)
 
 
 def user_set_blocked(*, user: User, blocked: bool) -> User:

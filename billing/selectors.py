@@ -1,6 +1,6 @@
 """Reads of balances and the ledger."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
@@ -10,6 +10,8 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.selectors import user_search
 from billing.models import Transaction, TransactionStatus, TransactionType, UserBalance
+from billing.topups import OPERATOR, STARS, TOPUP_TYPES, TopUps
+from common.periods import day_range, day_start, per_day
 
 ZERO = Decimal("0")
 
@@ -42,9 +44,6 @@ def ledger_mismatches() -> QuerySet[User]:
     )
 
 
-TOPUP_TYPES = (TransactionType.TOPUP, TransactionType.ADMIN_TOPUP)
-
-
 def balance_list(*, search: str | None = None, limit: int | None = None, offset: int = 0) -> QuerySet[User]:
     """Users with their balance (``coins``), biggest first; lazy, so callers can stream it with ``iterator()``."""
     money = DecimalField(max_digits=20, decimal_places=2)
@@ -57,24 +56,65 @@ def balance_list(*, search: str | None = None, limit: int | None = None, offset:
 
 
 def balance_stats(*, now: datetime | None = None) -> dict:
-    """Totals over every user and the top-ups of today and the last 30 days: two aggregate queries."""
-    now = now or timezone.now()
-    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    month_ago = now - timedelta(days=30)
+    """Totals over every user (one aggregate query) and the top-ups of today and of the last 30 days (one more)."""
+    day = timezone.localdate(now or timezone.now())
+    today = day_start(day)
+    users = balance_user_totals()
+    # The last 30 days are the stats page's: today and the 29 days before it, days of TIME_ZONE.
+    topups = _topups().filter(created_at__gte=day_start(day - timedelta(days=29))).aggregate(
+        **_topup_sums("today", Q(created_at__gte=today)), **_topup_sums("month", Q()),
+    )
+    return {
+        **users, "topups_today": _topups_of(topups, "today"), "topups_30d": _topups_of(topups, "month"),
+    }
+
+
+def balance_user_totals() -> dict:
+    """Users, those with a positive balance and those without, and the sum of balances: one aggregate query."""
     users = User.objects.aggregate(
         users_total=Count("pk"),
         users_with_balance=Count("pk", filter=Q(balance__coins__gt=0)),
         balance_sum=Coalesce(Sum("balance__coins"), Value(ZERO)),
     )
-    topups = Transaction.objects.filter(
-        type__in=TOPUP_TYPES, status=TransactionStatus.COMPLETED, amount__gt=0, created_at__gte=month_ago
-    ).aggregate(
-        topups_today_count=Count("pk", filter=Q(created_at__gte=today)),
-        topups_today_sum=Coalesce(Sum("amount", filter=Q(created_at__gte=today)), Value(ZERO)),
-        topups_30d_count=Count("pk"),
-        topups_30d_sum=Coalesce(Sum("amount"), Value(ZERO)),
+    return {**users, "users_without_balance": users["users_total"] - users["users_with_balance"]}
+
+
+def topup_totals(*, since: date, until: date) -> TopUps:
+    """Top-ups of the days ``since`` .. ``until`` (of TIME_ZONE), by kind: one aggregate query."""
+    bounds = {f"created_at__{lookup}": value for lookup, value in day_range(since=since, until=until).items()}
+    return _topups_of(_topups().filter(**bounds).aggregate(**_topup_sums("all", Q())), "all")
+
+
+def topup_per_day(*, since: date, until: date) -> dict[date, TopUps]:
+    """Top-ups of each day ``since`` .. ``until`` by kind (days without any are left out): one query."""
+    rows = per_day(_topups(), since=since, until=until, **_topup_sums("day", Q()))
+    return {day: _topups_of(row, "day") for day, row in rows.items()}
+
+
+def spending_per_day(*, since: date, until: date) -> dict[date, Decimal]:
+    """Coins users spent each day: what they were charged less what was refunded to them (positive)."""
+    spent = Transaction.objects.filter(
+        status=TransactionStatus.COMPLETED, type__in=[TransactionType.CHARGE, TransactionType.REFUND]
     )
-    return {**users, "users_without_balance": users["users_total"] - users["users_with_balance"], **topups}
+    rows = per_day(spent, since=since, until=until, coins=Sum("amount"))
+    return {day: -(row["coins"] or ZERO) for day, row in rows.items()}
+
+
+def _topups():
+    return Transaction.objects.filter(type__in=TOPUP_TYPES, status=TransactionStatus.COMPLETED, amount__gt=0)
+
+
+def _topup_sums(prefix: str, condition: Q) -> dict:
+    sums = {}
+    for kind, type_ in (("stars", STARS), ("operator", OPERATOR)):
+        of_kind = condition & Q(type=type_)
+        sums[f"{prefix}_{kind}"] = Coalesce(Sum("amount", filter=of_kind), Value(ZERO))
+        sums[f"{prefix}_{kind}_count"] = Count("pk", filter=of_kind)
+    return sums
+
+
+def _topups_of(row: dict, prefix: str) -> TopUps:
+    return TopUps(**{name: row[f"{prefix}_{name}"] for name in ("stars", "stars_count", "operator", "operator_count")})
 
 
 def transaction_get_for_user(*, user, entry_id: int) -> Transaction | None:

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "broadcasts",
     "botworker",
     "adoption",
+    "backoffice",
 ]
 
 MIDDLEWARE = [

@@ -6,7 +6,6 @@ from botworker.webhook import telegram_webhook
 from botworker.webhook_guard import PATH_PREFIX as TELEGRAM_WEBHOOK_PREFIX
 from config import admin_permissions, user_admin
 from config.health import healthz
-from config.admin_stats import stats_view
 
 admin.site.site_header = _("Aisha — back office")
 admin.site.site_title = _("Aisha admin")
@@ -14,8 +13,8 @@ admin_permissions.register(admin.site)
 user_admin.register(admin.site)
 
 urlpatterns = [
-    # Before the admin's own URLs, whose catch-all would answer this path with a 404.
-    path("admin/stats/", admin.site.admin_view(stats_view), name="admin-stats"),
+    # The back office's own pages (the stats page) before the admin's URLs, whose catch-all would answer them 404.
+    path("", include("backoffice.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     # Telegram webhook mode: the path segment derives from BOT_WEBHOOK_SECRET (see botworker.webhook).

@@ -1,7 +1,10 @@
 """Reads of avatars, the style catalogue and the gallery. Every read of a user's object is owner-checked."""
 
-from django.db.models import QuerySet
+from datetime import date
 
+from django.db.models import Count, Q, QuerySet
+
+from common.periods import per_day
 from generations.exceptions import NotFound
 from generations.models import (
     Avatar, AvatarPhoto, AvatarStatus, GenerationStatus, ImageGeneration, PhotoValidationStatus, StyleCategory,
@@ -100,3 +103,15 @@ def generation_file_contents(*, generation: ImageGeneration) -> list[tuple[str, 
         with default_storage.open(name, "rb") as handle:
             out.append((name.rsplit("/", 1)[-1], handle.read()))
     return out
+
+
+def generation_counts_per_day(*, since: date, until: date) -> dict[date, dict[str, int]]:
+    """Image generations requested each day ``since`` .. ``until``: ``{day: {"total": n, "failed": n}}`` (days
+    without any are left out); one query."""
+    return per_day(ImageGeneration.objects.all(), since=since, until=until, total=Count("pk"),
+                   failed=Count("pk", filter=Q(status=GenerationStatus.FAILED)))
+
+
+def avatar_counts_by_status() -> dict[str, int]:
+    """Avatars per status value (statuses without any are left out)."""
+    return dict(Avatar.objects.values_list("status").annotate(n=Count("pk")).order_by())

@@ -63,7 +63,7 @@ def _operator_session(page, base_url: str, *, user_pk) -> None:
 
     page.click("#stats-link")
     page.wait_for_selector("svg.stats-chart")
-    assert page.locator("svg.stats-chart").count() == 4
+    assert page.locator("svg.stats-chart").count() == 6  # Stars, active users, new users, top-ups, spending, generations
     assert page.inner_text("#users-total .number") == "2"
     page.screenshot(path=str(SHOTS / "1-stats.png"), full_page=True)
 

@@ -1,4 +1,4 @@
-"""Adoption edge cases found in review: a failed `migrate` first, the ledger check, odd catalogue names, choices."""
+"""Adoption edge cases: a failed `migrate` first, the ledger check, odd catalogue names, values outside the choices."""
 
 import pytest
 

@@ -149,8 +149,10 @@ def test_stats_counts_users_balances_and_recent_top_ups(make_user, django_assert
     assert "With a positive balance:  1" in output
     assert "Without a balance:        2" in output
     assert "Sum of balances:          140.00" in output
-    assert "Top-ups today:            2 (102.50 coins)" in output
-    assert "Top-ups, last 30 days:    3 (142.50 coins)" in output
+    assert "Coins (entries)                            Today        Last 30 days" in output
+    assert "Top-ups                               102.50 (2)          142.50 (3)" in output
+    assert "Top-ups via Telegram Stars            100.00 (1)          100.00 (1)" in output
+    assert "Top-ups by operators                    2.50 (1)           42.50 (2)" in output
 
 
 @pytest.mark.django_db

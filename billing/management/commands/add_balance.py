@@ -5,6 +5,7 @@ import sys
 from decimal import Decimal
 
 from django.core.management.base import CommandError
+from django.utils import translation
 
 from accounts.exceptions import UserNotFound
 from accounts.management.base import ProjectCommand
@@ -121,11 +122,17 @@ class Command(ProjectCommand):
             ("With a positive balance", stats["users_with_balance"]),
             ("Without a balance", stats["users_without_balance"]),
             ("Sum of balances", f"{stats['balance_sum']:.2f}"),
-            ("Top-ups today", f"{stats['topups_today_count']} ({stats['topups_today_sum']:.2f} coins)"),
-            ("Top-ups, last 30 days", f"{stats['topups_30d_count']} ({stats['topups_30d_sum']:.2f} coins)"),
         )
         for label, value in lines:
             self.stdout.write(f"{label + ':':<26}{value}")
+        # The stats page's naming of top-ups (billing.topups), in the command's language: English.
+        self.stdout.write(f"\n{'Coins (entries)':<28}{'Today':>20}{'Last 30 days':>20}")
+        with translation.override(None):
+            for (label, today, today_count), (_label, month, month_count) in zip(
+                stats["topups_today"].rows(), stats["topups_30d"].rows()
+            ):
+                self.stdout.write(f"{str(label):<28}{f'{today:.2f} ({today_count})':>20}"
+                                  f"{f'{month:.2f} ({month_count})':>20}")
 
     # --interactive.
     def run_interactive(self):
