@@ -18,8 +18,12 @@ class BroadcastAlreadyRunning(BroadcastError):
     pass
 
 
+class BroadcastBotUnavailable(BroadcastError):
+    """No bot to deliver with: ``BOT_TOKEN`` is not set, or Telegram does not answer ``getMe`` with it."""
+
+
 class TelegramConfigError(Exception):
-    """No bot to send with (``BOT_TOKEN`` is not set)."""
+    """No bot to send with (``BOT_TOKEN`` is not set, or Telegram refuses it)."""
 
 
 class ContentUnavailable(Exception):

@@ -14,9 +14,12 @@ from django.utils.translation import gettext_noop
 
 from broadcasts import tasks
 from broadcasts.delivery import INTERRUPTED
-from broadcasts.exceptions import BroadcastAlreadyRunning, BroadcastInvalid, BroadcastStateError
+from broadcasts.exceptions import (
+    BroadcastAlreadyRunning, BroadcastBotUnavailable, BroadcastInvalid, BroadcastStateError, TelegramConfigError,
+)
 from broadcasts.models import Broadcast, BroadcastRecipient, BroadcastStatus, RecipientStatus
 from broadcasts.selectors import broadcast_audience, broadcast_get_locked
+from broadcasts.sender import bot_check
 
 # Stored on recipient rows in English; the admin shows them translated (STORED_ERRORS).
 BLOCKED_BEFORE = gettext_noop("blocked the bot before the broadcast")
@@ -78,6 +81,15 @@ def broadcast_validate(*, broadcast: Broadcast) -> None:
     if bool(broadcast.button_text) != bool(broadcast.button_url):
         raise BroadcastInvalid(_("A button needs both its text and its link."))
     broadcast_audience(broadcast=broadcast)
+
+
+def broadcast_require_bot() -> None:
+    """Delivery needs a bot that Telegram accepts: ``BOT_TOKEN`` set and ``getMe`` answered. Checked before a start
+    or a resume (outside their transaction: it is a network call), so that a broadcast never runs without one."""
+    try:
+        bot_check()
+    except TelegramConfigError as error:
+        raise BroadcastBotUnavailable(_("The bot cannot send messages: %(reason)s") % {"reason": error}) from None
 
 
 # --- life cycle -------------------------------------------------------------------------------------------------
