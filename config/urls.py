@@ -10,6 +10,7 @@ from config.admin_stats import stats_view
 
 admin.site.site_header = _("Aisha — back office")
 admin.site.site_title = _("Aisha admin")
+admin.site.site_url = None  # no public site behind the back office: no "View site" link leading nowhere
 admin_permissions.register(admin.site)
 
 urlpatterns = [
