@@ -140,6 +140,11 @@ STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 MEDIA_URL = env.str("MEDIA_URL", default="media/")
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+# The web process serves MEDIA_URL to logged-in staff only (config.media: users' photos are personal data), unless
+# MEDIA_URL is a full URL (a CDN or object store, FILE_STORAGE_BACKEND) or SERVE_MEDIA=false. Behind nginx set
+# MEDIA_ACCEL_REDIRECT=/protected-media/: Django checks the login, nginx sends the file (deploy/nginx-aisha.conf).
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default="://" not in MEDIA_URL)
+MEDIA_ACCEL_REDIRECT = env.str("MEDIA_ACCEL_REDIRECT", default="")
 
 STORAGES = {
     "default": {"BACKEND": env.str("FILE_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")},
