@@ -154,8 +154,6 @@ class BroadcastAdmin(admin.ModelAdmin):
         for key, (action, done) in ACTIONS.items():
             if key in form_data:
                 try:
-                    if key in ("_start", "_resume"):
-                        services.broadcast_require_bot()
                     if key == "_start":
                         action(broadcast=obj, started_by=request.user.get_username())
                     else:

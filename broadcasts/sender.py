@@ -78,7 +78,8 @@ def bot_check() -> str:
     except TelegramConfigError:
         raise
     except Exception as error:  # noqa: BLE001  whatever stops getMe (refused token, network) stops a broadcast
-        raise TelegramConfigError(f"Telegram does not answer getMe: {type(error).__name__}: {error}") from error
+        detail = f"{type(error).__name__}: {error}"
+        raise TelegramConfigError(f"Telegram does not answer getMe: {detail}", get_me_error=detail) from error
 
 
 class Pacer:

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from broadcasts import services, tasks
+from broadcasts.exceptions import BroadcastBotUnavailable
 from broadcasts.models import Broadcast, BroadcastStatus, RecipientStatus
 from tests.broadcasts.helpers import new_broadcast, recipient_statuses
 
@@ -60,7 +61,7 @@ def test_a_revoked_token_pauses_the_broadcast_with_the_reason_shown(
     broadcast = new_broadcast()
     with django_capture_on_commit_callbacks(execute=False):
         services.broadcast_start(broadcast=broadcast)
-    settings.BOT_TOKEN = "123456789:revoked-token"  # the fake Bot API answers 401 Unauthorized to it
+    token, settings.BOT_TOKEN = settings.BOT_TOKEN, "123456789:revoked-token"  # the fake answers 401 to it
 
     tasks.broadcast_deliver_batches(broadcast_id=broadcast.pk, seconds=5)
 
@@ -70,20 +71,36 @@ def test_a_revoked_token_pauses_the_broadcast_with_the_reason_shown(
     assert recipient_statuses(broadcast) == {RecipientStatus.PENDING: 3}  # nobody failed: resumable
     page = client.get(reverse("admin:broadcasts_broadcast_change", args=[broadcast.pk])).content.decode()
     assert "Last error" in page and "Telegram refuses the bot: TelegramUnauthorizedError" in page
+    settings.BOT_TOKEN = token  # a new token from @BotFather
     with django_capture_on_commit_callbacks(execute=False):  # another broadcast may start now
         services.broadcast_start(broadcast=new_broadcast())
 
 
 def test_a_delivery_without_a_bot_token_pauses_instead_of_staying_running(
-        bulk_users, settings, django_capture_on_commit_callbacks):
-    settings.BOT_TOKEN = ""
+        api, bulk_users, settings, django_capture_on_commit_callbacks):
     bulk_users(2)
     broadcast = new_broadcast()
-    with django_capture_on_commit_callbacks(execute=True):
-        services.broadcast_start(broadcast=broadcast)  # the delivery task runs at once (immediate backend)
+    with django_capture_on_commit_callbacks(execute=False) as delivery:
+        services.broadcast_start(broadcast=broadcast)
+    settings.BOT_TOKEN = ""  # the worker runs without the token the admin had
+    for callback in delivery:
+        callback()  # the delivery task, run at once (immediate backend)
     broadcast.refresh_from_db()
     assert broadcast.status == BroadcastStatus.PAUSED and "BOT_TOKEN is not set." in broadcast.last_error
     assert recipient_statuses(broadcast) == {RecipientStatus.PENDING: 2}
+    assert api.calls_of("sendMessage") == []
+
+
+def test_resume_is_refused_without_a_working_bot(api, bulk_users, settings, django_capture_on_commit_callbacks):
+    bulk_users(1)
+    broadcast = new_broadcast()
+    with django_capture_on_commit_callbacks(execute=False):
+        services.broadcast_start(broadcast=broadcast)
+    services.broadcast_pause(broadcast=broadcast)
+    settings.BOT_TOKEN = ""
+    with pytest.raises(BroadcastBotUnavailable, match="BOT_TOKEN is not set."):
+        services.broadcast_resume(broadcast=broadcast)
+    assert Broadcast.objects.get().status == BroadcastStatus.PAUSED
 
 
 def test_the_text_help_is_escaped_and_the_page_after_it_renders(client, operator, db):
