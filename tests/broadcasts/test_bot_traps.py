@@ -5,6 +5,7 @@ leaving it running (and blocking every other broadcast)."""
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
+from django.utils import translation
 
 from broadcasts import services, tasks
 from broadcasts.exceptions import BroadcastBotUnavailable
@@ -98,7 +99,7 @@ def test_resume_is_refused_without_a_working_bot(api, bulk_users, settings, djan
         services.broadcast_start(broadcast=broadcast)
     services.broadcast_pause(broadcast=broadcast)
     settings.BOT_TOKEN = ""
-    with pytest.raises(BroadcastBotUnavailable, match="BOT_TOKEN is not set."):
+    with translation.override("en"), pytest.raises(BroadcastBotUnavailable, match="BOT_TOKEN is not set."):
         services.broadcast_resume(broadcast=broadcast)
     assert Broadcast.objects.get().status == BroadcastStatus.PAUSED
 
