@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django_tasks_db.models import DBTaskResult
 
 from broadcasts import services as broadcast_services
@@ -27,7 +27,8 @@ def alerts_on(api, settings, db):
     settings.OPERATOR_ALERTS_ENABLED = True
     settings.OPERATOR_ALERTS_DEDUP_SECONDS = 3600
     settings.OPERATOR_ALERTS_PER_HOUR = 20
-    return api
+    with translation.override("ru"):  # the workers' language (LANGUAGE_CODE), whatever an earlier test left
+        yield api
 
 
 def _alerts(api) -> list[tuple[int, str]]:
