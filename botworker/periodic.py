@@ -51,6 +51,7 @@ PERIODIC_TASKS: list[tuple[str, timedelta]] = [
     ("botworker.periodic.recover_abandoned_tasks", timedelta(0)),
     ("generations.tasks.sweep_stuck_jobs", timedelta(0)),  # provider jobs whose poll chain was lost
     ("broadcasts.tasks.broadcasts_resume_running", timedelta(0)),  # broadcasts whose delivery chain was lost
+    ("common.task_queue.task_queue_check_backlog", timedelta(0)),  # alerts the operators when tasks wait too long
     ("botworker.periodic.prune_processed_updates", timedelta(hours=1)),
     ("botworker.periodic.reconcile_stars_payments", timedelta(hours=1)),
 ]

@@ -9,7 +9,8 @@ from django.contrib import admin, messages
 from django.db import models
 from django.http import HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
-from django.utils.html import format_html
+from django.utils.functional import lazy
+from django.utils.html import escape, format_html
 from django.utils.translation import gettext, gettext_lazy as _
 
 from billing.formats import count
@@ -35,6 +36,10 @@ def _https_formfield(db_field, **kwargs):
     return db_field.formfield(**kwargs)
 
 
+# Shown escaped: the admin renders help texts as HTML, and these tags would swallow the rest of the page.
+TEXT_HELP = lazy(lambda: escape(_("Telegram HTML: <b>, <i>, <a href>, <code>...")), str)()
+
+
 class BroadcastForm(forms.ModelForm):
     button_url = forms.URLField(label=_("button link"), required=False, assume_scheme="https")
     preview_chat_id = forms.IntegerField(
@@ -44,6 +49,7 @@ class BroadcastForm(forms.ModelForm):
     class Meta:
         model = Broadcast
         fields = CONTENT_FIELDS
+        help_texts = {"text": TEXT_HELP}  # also read for the read-only field of a sent broadcast
         formfield_callback = _https_formfield
 
     def __init__(self, *args, **kwargs):

@@ -23,13 +23,14 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 from accounts.services import user_mark_bot_blocked
 from broadcasts import conf
 from broadcasts.models import Broadcast, BroadcastRecipient, BroadcastStatus, RecipientStatus
 from broadcasts.selectors import broadcast_content, broadcast_get_locked
 from broadcasts.types import BatchResult, Claim, Target
+from common.alerts import operator_alert
 
 # Stored on recipient rows in English; the admin shows it translated (services.STORED_ERRORS).
 INTERRUPTED = gettext_noop("interrupted, delivery unknown")
@@ -101,11 +102,21 @@ def broadcast_record_batch(*, broadcast_id: int, result: BatchResult) -> None:
 
 
 def _pause_for(broadcast_id: int, reason: str, *, forget_photo: bool) -> None:
-    """Pause a running broadcast by itself, telling the operator why; workers stop after their batch."""
+    """Pause a running broadcast by itself, telling the operator why (on its page, and by an operator alert);
+    workers stop after their batch."""
     changes = {"status": BroadcastStatus.PAUSED, "last_error": f"{timezone.localtime():%Y-%m-%d %H:%M} {reason}"}
     if forget_photo:
         changes["photo_file_id"] = ""  # a refused file_id must not be reused: upload the photo again on resume
-    Broadcast.objects.filter(pk=broadcast_id, status=BroadcastStatus.RUNNING).update(**changes)
+    if Broadcast.objects.filter(pk=broadcast_id, status=BroadcastStatus.RUNNING).update(**changes):
+        operator_alert(key=f"broadcast-paused:{broadcast_id}",
+                       text=gettext("Рассылка #%(id)s приостановлена: %(reason)s") % {"id": broadcast_id,
+                                                                                     "reason": reason})
+
+
+@transaction.atomic
+def broadcast_pause_on_error(*, broadcast_id: int, reason: str) -> None:
+    """Pause a running broadcast that cannot be delivered at all (no bot to send with), with the reason."""
+    _pause_for(broadcast_id, reason, forget_photo=False)
 
 
 @transaction.atomic

@@ -18,8 +18,16 @@ class BroadcastAlreadyRunning(BroadcastError):
     pass
 
 
+class BroadcastBotUnavailable(BroadcastError):
+    """No bot to deliver with: ``BOT_TOKEN`` is not set, or Telegram does not answer ``getMe`` with it."""
+
+
 class TelegramConfigError(Exception):
-    """No bot to send with (``BOT_TOKEN`` is not set)."""
+    """No bot to send with: ``BOT_TOKEN`` is not set, or (``get_me_error``) Telegram does not answer ``getMe``."""
+
+    def __init__(self, message: str, *, get_me_error: str = ""):
+        super().__init__(message)
+        self.get_me_error = get_me_error
 
 
 class ContentUnavailable(Exception):

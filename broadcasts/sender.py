@@ -12,7 +12,8 @@ delivered, and resending could deliver twice.
 
 A problem that would fail every recipient aborts the batch instead (``BatchResult.abort_reason``; the broadcast
 pauses): the photo cannot be read from storage, Telegram refuses the photo itself (400 on sendPhoto about the
-photo/file), or an unexpected error. Rows not yet sent go back to ``pending`` as if never claimed; a row whose
+photo/file), Telegram refuses the bot itself (401: the token was revoked; 404: no such bot), or an unexpected
+error. Rows not yet sent go back to ``pending`` as if never claimed; a row whose
 send raised an unexpected error after the request may have been delivered, so it fails (at most once).
 """
 
@@ -24,7 +25,10 @@ import time
 from datetime import datetime, timedelta
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
+from aiogram.exceptions import (
+    TelegramAPIError, TelegramBadRequest, TelegramForbiddenError, TelegramNotFound, TelegramRetryAfter,
+    TelegramUnauthorizedError,
+)
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -51,6 +55,31 @@ def make_bot() -> Bot:
         raise TelegramConfigError("BOT_TOKEN is not set.")
     # Without the bot worker's retry middleware: a 429 or 5xx must reach the pacer, which decides whether to resend.
     return create_bot()
+
+
+# Telegram's answers about the bot itself, not about a chat: every recipient would get the same.
+BOT_REFUSED = (TelegramUnauthorizedError, TelegramNotFound)
+
+
+async def _get_me() -> str:
+    bot = make_bot()
+    try:
+        me = await bot.get_me(request_timeout=10)
+    finally:
+        await bot.session.close()
+    return f"@{me.username}"
+
+
+def bot_check() -> str:
+    """The bot can send: ``BOT_TOKEN`` is set and Telegram answers ``getMe``. Returns the bot's @username; raises
+    ``TelegramConfigError`` with the reason otherwise."""
+    try:
+        return asyncio.run(_get_me())
+    except TelegramConfigError:
+        raise
+    except Exception as error:  # noqa: BLE001  whatever stops getMe (refused token, network) stops a broadcast
+        detail = f"{type(error).__name__}: {error}"
+        raise TelegramConfigError(f"Telegram does not answer getMe: {detail}", get_me_error=detail) from error
 
 
 class Pacer:
@@ -146,6 +175,9 @@ async def _deliver_one(bot: Bot, content: Content, target: Target, pacer: Pacer,
         except TelegramRetryAfter as error:
             pacer.back_off(error.retry_after)
             continue
+        except BOT_REFUSED as error:
+            result.abort_reason = f"Telegram refuses the bot: {type(error).__name__}: {error.message}"
+            return unsent()
         except TelegramForbiddenError as error:
             status = RecipientStatus.BLOCKED if "blocked" in error.message.lower() else RecipientStatus.FAILED
             return Outcome(target.recipient_id, target.telegram_id, status, error=error.message)
@@ -191,9 +223,11 @@ class BatchSender:
     """Sends batches from sync code on one event loop and one Bot session (kept-alive connections between
     batches); the caller does its database work between batches, on its own thread."""
 
+    def __init__(self):
+        self.bot = make_bot()  # TelegramConfigError before anything is opened
+
     def __enter__(self) -> "BatchSender":
         self.loop = asyncio.new_event_loop()
-        self.bot = make_bot()
         return self
 
     def send(self, claim: Claim) -> BatchResult:

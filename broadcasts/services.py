@@ -14,9 +14,12 @@ from django.utils.translation import gettext_noop
 
 from broadcasts import tasks
 from broadcasts.delivery import INTERRUPTED
-from broadcasts.exceptions import BroadcastAlreadyRunning, BroadcastInvalid, BroadcastStateError
+from broadcasts.exceptions import (
+    BroadcastAlreadyRunning, BroadcastBotUnavailable, BroadcastInvalid, BroadcastStateError, TelegramConfigError,
+)
 from broadcasts.models import Broadcast, BroadcastRecipient, BroadcastStatus, RecipientStatus
 from broadcasts.selectors import broadcast_audience, broadcast_get_locked
+from broadcasts.sender import bot_check
 
 # Stored on recipient rows in English; the admin shows them translated (STORED_ERRORS).
 BLOCKED_BEFORE = gettext_noop("blocked the bot before the broadcast")
@@ -80,6 +83,17 @@ def broadcast_validate(*, broadcast: Broadcast) -> None:
     broadcast_audience(broadcast=broadcast)
 
 
+def broadcast_require_bot() -> None:
+    """Delivery needs a bot that Telegram accepts: ``BOT_TOKEN`` set and ``getMe`` answered. Checked before a start
+    or a resume, outside their transaction (a network call must not hold the broadcast's lock, nor SQLite's)."""
+    try:
+        bot_check()
+    except TelegramConfigError as error:
+        reason = (_("Telegram does not answer getMe: %(error)s") % {"error": error.get_me_error}
+                  if error.get_me_error else _("BOT_TOKEN is not set."))
+        raise BroadcastBotUnavailable(_("The bot cannot send messages: %(reason)s") % {"reason": reason}) from None
+
+
 # --- life cycle -------------------------------------------------------------------------------------------------
 def _enqueue_delivery(broadcast_id: int) -> None:
     transaction.on_commit(partial(tasks.broadcast_enqueue_delivery, broadcast_id=broadcast_id))
@@ -102,18 +116,33 @@ def _save_running(broadcast: Broadcast, fields: list[str]) -> None:
         raise BroadcastAlreadyRunning(_("Another broadcast is running; pause or cancel it first.")) from None
 
 
-@transaction.atomic
 def broadcast_start(*, broadcast: Broadcast | int, started_by: str = "") -> Broadcast:
     """Create one recipient row per audience user and start delivery (after commit).
 
-    Users who blocked the bot earlier get a row marked ``blocked`` and no message.
+    Users who blocked the bot earlier get a row marked ``blocked`` and no message. Refused without a bot that
+    Telegram accepts (``broadcast_require_bot``), after the checks that need no network.
     """
-    broadcast = broadcast_get_locked(broadcast=broadcast)
+    broadcast_id = broadcast.pk if isinstance(broadcast, Broadcast) else broadcast
+    current = Broadcast.objects.get(pk=broadcast_id)
+    _check_startable(current)
+    if not broadcast_audience(broadcast=current).exists():
+        raise BroadcastInvalid(_("Nobody matches the chosen audience."))
+    broadcast_require_bot()
+    return _start(broadcast_id, started_by)
+
+
+def _check_startable(broadcast: Broadcast) -> None:
     if broadcast.status != BroadcastStatus.DRAFT:
         raise BroadcastStateError(_("Only a draft can be started; this broadcast is %(status)s.")
                                   % {"status": broadcast.get_status_display()})
     broadcast_validate(broadcast=broadcast)
     _refuse_second_running(broadcast)
+
+
+@transaction.atomic
+def _start(broadcast_id: int, started_by: str) -> Broadcast:
+    broadcast = broadcast_get_locked(broadcast=broadcast_id)  # the checks again, under the lock
+    _check_startable(broadcast)
     created = _create_recipients(broadcast)
     if not created:
         raise BroadcastInvalid(_("Nobody matches the chosen audience."))
@@ -156,9 +185,17 @@ def broadcast_pause(*, broadcast: Broadcast | int) -> Broadcast:
     return broadcast
 
 
-@transaction.atomic
 def broadcast_resume(*, broadcast: Broadcast | int) -> Broadcast:
-    broadcast = broadcast_get_locked(broadcast=broadcast)
+    """Continue a paused broadcast; refused without a bot that Telegram accepts."""
+    broadcast_id = broadcast.pk if isinstance(broadcast, Broadcast) else broadcast
+    if Broadcast.objects.filter(pk=broadcast_id, status=BroadcastStatus.PAUSED).exists():
+        broadcast_require_bot()
+    return _resume(broadcast_id)
+
+
+@transaction.atomic
+def _resume(broadcast_id: int) -> Broadcast:
+    broadcast = broadcast_get_locked(broadcast=broadcast_id)
     if broadcast.status != BroadcastStatus.PAUSED:
         raise BroadcastStateError(_("Only a paused broadcast can be resumed."))
     _refuse_second_running(broadcast)

@@ -25,6 +25,7 @@ from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
 from broadcasts import conf, delivery
+from broadcasts.exceptions import TelegramConfigError
 from broadcasts.models import Broadcast
 from broadcasts.selectors import (
     broadcast_get_locked, broadcast_has_pending, broadcast_is_running, broadcast_running_ids,
@@ -43,7 +44,12 @@ def broadcast_deliver_batches(*, broadcast_id: int, max_batches: int | None = No
     deadline = time.monotonic() + (conf.link_seconds() if seconds is None else seconds)
     batches = sent = 0
     lead = conf.SLOT_LEAD
-    with BatchSender() as sender:
+    try:
+        sender = BatchSender()
+    except TelegramConfigError as error:  # no bot to send with: every row would fail the same way
+        delivery.broadcast_pause_on_error(broadcast_id=broadcast_id, reason=str(error))
+        return {"batches": 0, "sent": 0, "paused": str(error)}
+    with sender:
         while time.monotonic() < deadline and (max_batches is None or batches < max_batches):
             _refresh_connection()
             began = time.monotonic()

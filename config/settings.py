@@ -141,6 +141,11 @@ STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 MEDIA_URL = env.str("MEDIA_URL", default="media/")
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+# The web process serves MEDIA_URL to logged-in staff only (config.media: users' photos are personal data), unless
+# MEDIA_URL is a full URL (a CDN or object store, FILE_STORAGE_BACKEND) or SERVE_MEDIA=false. Behind nginx set
+# MEDIA_ACCEL_REDIRECT=/protected-media/: Django checks the login, nginx sends the file (deploy/nginx-aisha.conf).
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default="://" not in MEDIA_URL)
+MEDIA_ACCEL_REDIRECT = env.str("MEDIA_ACCEL_REDIRECT", default="")
 
 STORAGES = {
     "default": {"BACKEND": env.str("FILE_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")},
@@ -191,6 +196,16 @@ BROADCAST_RATE_PER_SECOND = env.float("BROADCAST_RATE_PER_SECOND", default=30.0)
 BROADCAST_BATCH_SIZE = env.int("BROADCAST_BATCH_SIZE", default=50)
 BROADCAST_TASK_SECONDS = env.int("BROADCAST_TASK_SECONDS", default=60)
 BROADCAST_STALE_SENDING_SECONDS = env.int("BROADCAST_STALE_SENDING_SECONDS", default=600)
+
+# Operator alerts (common.alerts): a Telegram message through the bot to every id in ADMIN_IDS when a broadcast
+# pauses on an error, a payment is flagged, the task queue backs up or the provider fails jobs. The same alert is
+# not sent again within OPERATOR_ALERTS_DEDUP_SECONDS, and at most OPERATOR_ALERTS_PER_HOUR go out in an hour.
+OPERATOR_ALERTS_ENABLED = env.bool("OPERATOR_ALERTS_ENABLED", default=True)
+OPERATOR_ALERTS_DEDUP_SECONDS = env.int("OPERATOR_ALERTS_DEDUP_SECONDS", default=3600)
+OPERATOR_ALERTS_PER_HOUR = env.int("OPERATOR_ALERTS_PER_HOUR", default=20)
+# The periodic queue check alerts when more than this many tasks have waited longer than this many minutes.
+TASK_QUEUE_BACKLOG_MINUTES = env.int("TASK_QUEUE_BACKLOG_MINUTES", default=10)
+TASK_QUEUE_BACKLOG_THRESHOLD = env.int("TASK_QUEUE_BACKLOG_THRESHOLD", default=50)
 
 # --- FAL AI provider ----------------------------------------------------------------------------------------
 FAL_KEY = env.str("FAL_KEY", default="")

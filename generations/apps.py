@@ -4,6 +4,8 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from common.log_once import log_once
+
 
 class GenerationsConfig(AppConfig):
     default_auto_field = 'django.db.models.BigAutoField'
@@ -12,8 +14,8 @@ class GenerationsConfig(AppConfig):
 
     def ready(self):
         if not settings.FAL_KEY:
-            logging.getLogger(__name__).warning(
-                "FAL_KEY is not set: %s",
+            log_once(  # provider_get says the same on each use: once per process is enough
+                logging.getLogger(__name__), logging.WARNING, "FAL_KEY", "FAL_KEY is not set: %s",
                 "training and generation use the LOCAL DEVELOPMENT placeholder backend" if settings.DEBUG
                 else "training and generation are refused (set FAL_KEY, or DEBUG=true for the placeholder backend)",
             )

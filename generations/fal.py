@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from PIL import Image, ImageDraw
 
+from common.log_once import log_once
 from generations import fal_download
 from generations.exceptions import (
     ProviderError, ProviderNotReady, ProviderRejected, ProviderTransientError, ProviderUnavailable,
@@ -307,6 +308,7 @@ def provider_get() -> FalClient | LocalDevBackend:
             backoff=settings.FAL_RETRY_BACKOFF,
         )
     if settings.DEBUG:
-        logger.warning("FAL_KEY is not set: using the LOCAL DEVELOPMENT backend (placeholder images, no training).")
+        log_once(logger, logging.WARNING, "FAL_KEY",
+                 "FAL_KEY is not set: using the LOCAL DEVELOPMENT backend (placeholder images, no training).")
         return LocalDevBackend()
     raise ProviderUnavailable("FAL_KEY is not set and DEBUG is off: image generation is not configured.")

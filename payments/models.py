@@ -5,6 +5,7 @@ Both moved here from ``billing`` with their tables (``topup_packages``, ``flagge
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -38,6 +39,19 @@ class TopUpPackage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title}: {count(self.stars)} ⭐ → {money(self.total_credits)}"
+
+    def clean(self):
+        """The database's checks (and a bonus that never takes coins away), said in words: a form shows these
+        beside their fields instead of the name of a violated constraint."""
+        errors = {}
+        if self.stars is not None and self.stars < 1:
+            errors["stars"] = _("The price is at least 1 Telegram Star.")
+        if self.credits is not None and self.credits <= 0:
+            errors["credits"] = _("A package gives more than 0 coins.")
+        if self.bonus_credits is not None and self.bonus_credits < 0:
+            errors["bonus_credits"] = _("Bonus coins cannot be negative (0 for no bonus).")
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def total_credits(self) -> Decimal:

@@ -7,7 +7,7 @@ needs the model's change permission alone, viewing its view permission.
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -26,6 +26,12 @@ RECENT_USAGES = 50
 
 def _admin_name(request) -> str:
     return f"admin:{request.user.get_username()}"
+
+
+def _show_refusal(form: forms.Form, error: PromoCodeError) -> None:
+    """The service's refusal on the form: beside the field at fault when it names one of the form's fields."""
+    field = getattr(error, "field", None)
+    form.add_error(field if field in form.fields else None, str(error))
 
 
 class PromokodeAddForm(forms.ModelForm):
@@ -55,7 +61,7 @@ class PromokodeAddForm(forms.ModelForm):
         try:
             self.created = services.promo_code_create(code=data["code"], created_by=self.created_by, **terms)
         except PromoCodeError as exc:
-            raise ValidationError(str(exc)) from None
+            _show_refusal(self, exc)
         return data
 
     def save(self, commit=True):

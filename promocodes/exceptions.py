@@ -3,7 +3,11 @@ class PromoCodeError(Exception):
 
 
 class PromoCodeInvalid(PromoCodeError):
-    """Bad terms when creating a code (operator input)."""
+    """Bad terms when creating a code (operator input); ``field`` names the term at fault, if one is."""
+
+    def __init__(self, message: str = "", *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class PromoCodeNotFound(PromoCodeError):

@@ -16,6 +16,11 @@ class PromokodeType(models.TextChoices):
     DISCOUNT = "discount", _("Discount on the next purchase")
 
 
+# The one amount each type uses; the others stay empty.
+AMOUNT_FIELDS = {PromokodeType.BALANCE: "balance_amount", PromokodeType.BONUS: "bonus_amount",
+                 PromokodeType.DISCOUNT: "discount_percent"}
+
+
 class PromokodeStatus(models.TextChoices):
     """A derived status (not stored): see ``Promokode.status``."""
 
@@ -60,6 +65,9 @@ class Promokode(models.Model):
 
     def save(self, *args, **kwargs):
         self.code = (self.code or "").strip().upper()
+        if self.type in AMOUNT_FIELDS:  # an amount the type does not use would only mislead whoever reads it
+            for name in set(AMOUNT_FIELDS.values()) - {AMOUNT_FIELDS[self.type]}:
+                setattr(self, name, None)
         self.updated_at = timezone.now()
         super().save(*args, **kwargs)
 

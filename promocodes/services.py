@@ -1,6 +1,7 @@
 """Writes to promo codes: creating them (operators), activating them (users), and using what they grant in a
 purchase (a Stars top-up in ``payments``, a generation in ``generations``)."""
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,7 +20,7 @@ from promocodes.exceptions import (
     DiscountHeld, DiscountUnavailable, PromoCodeAlreadyUsed, PromoCodeExhausted, PromoCodeExpired, PromoCodeInvalid,
     PromoCodeNotFound, PromoCodeNotStarted,
 )
-from promocodes.models import Promokode, PromokodeType, PromokodeUsage
+from promocodes.models import AMOUNT_FIELDS, Promokode, PromokodeType, PromokodeUsage
 from promocodes.selectors import discount_usable_usages, discounted_coins, pending_usages, promo_code_normalize
 
 # No 0/O or 1/I: codes are read off screens and typed by hand.
@@ -30,32 +31,61 @@ TERM_FIELDS = (
 )
 
 
-def _validate_terms(terms: dict) -> None:
+# Latin letters and digits only: a Cyrillic "А", "С" or "О" looks the same on screen, and a user typing the Latin
+# one would never match the code.
+CODE_RE = re.compile(r"[A-Z0-9]{1,50}")
+CYRILLIC_RE = re.compile(r"[\u0400-\u04FF]")
+
+
+def _label(name: str) -> str:
+    return str(Promokode._meta.get_field(name).verbose_name)
+
+
+def _clean_terms(terms: dict) -> dict:
+    """The terms as stored: checked, and without the amounts the type does not use (a balance code keeps no
+    discount)."""
     kind = terms.get("type")
     if kind not in PromokodeType.values:
-        raise PromoCodeInvalid(gettext("Unknown promo code type %(type)s.") % {"type": repr(kind)})
-    required = {PromokodeType.BALANCE: "balance_amount", PromokodeType.BONUS: "bonus_amount",
-                PromokodeType.DISCOUNT: "discount_percent"}[kind]
+        raise PromoCodeInvalid(gettext("Unknown promo code type %(type)s.") % {"type": repr(kind)}, field="type")
+    required = AMOUNT_FIELDS[kind]
     value = terms.get(required)
     if value is None or Decimal(value) <= 0:
         raise PromoCodeInvalid(gettext("This type of code needs a positive “%(field)s”.")
-                               % {"field": Promokode._meta.get_field(required).verbose_name})
+                               % {"field": _label(required)}, field=required)
     if kind == PromokodeType.DISCOUNT and Decimal(value) >= 100:
-        raise PromoCodeInvalid(gettext("A discount must be below 100%."))
+        raise PromoCodeInvalid(gettext("A discount must be below 100%."), field=required)
+    for name in ("max_uses", "max_uses_per_user"):
+        if terms.get(name) is not None and terms[name] < 1:
+            raise PromoCodeInvalid(gettext("“%(field)s” is at least 1, or empty for no limit.")
+                                   % {"field": _label(name)}, field=name)
     if terms.get("valid_from") and terms.get("valid_until") and terms["valid_from"] >= terms["valid_until"]:
-        raise PromoCodeInvalid(gettext("“Valid from” must be before “valid until”."))
+        raise PromoCodeInvalid(gettext("“Valid from” must be before “valid until”."), field="valid_until")
+    return terms | {name: None for name in AMOUNT_FIELDS.values() if name != required}
+
+
+def _check_code_chars(text: str, *, field: str, allow_empty: bool = False) -> None:
+    if allow_empty and not text:
+        return
+    if CODE_RE.fullmatch(text):
+        return
+    if look_alikes := sorted(set(CYRILLIC_RE.findall(text))):
+        raise PromoCodeInvalid(gettext("Only Latin letters and digits: %(letters)s are Cyrillic letters (they look "
+                                       "like Latin ones). Retype them in the Latin layout.")
+                               % {"letters": ", ".join(look_alikes)}, field=field)
+    raise PromoCodeInvalid(gettext("A code is 1 to 50 Latin letters (A–Z) and digits, without spaces or other "
+                                   "signs."), field=field)
 
 
 def promo_code_create(*, code: str, created_by: str = "", **terms) -> Promokode:
-    code = (code or "").strip().upper()
-    if not code or len(code) > 50 or not code.replace("_", "").replace("-", "").isalnum():
-        raise PromoCodeInvalid(gettext("A code is 1 to 50 letters, digits, “-” or “_”."))
-    _validate_terms(terms)
+    """A new code (upper-cased) on checked terms."""
+    code = promo_code_normalize(code)
+    _check_code_chars(code, field="code")
+    terms = _clean_terms(terms)
     try:
         with transaction.atomic():
             return Promokode.objects.create(code=code, created_by=created_by, **terms)
     except IntegrityError:
-        raise PromoCodeInvalid(gettext("The code %(code)s already exists.") % {"code": code}) from None
+        raise PromoCodeInvalid(gettext("The code %(code)s already exists.") % {"code": code}, field="code") from None
 
 
 def promo_code_bulk_generate(
@@ -63,9 +93,10 @@ def promo_code_bulk_generate(
 ) -> list[Promokode]:
     """Create ``count`` random codes with the same terms, all or none."""
     if not 1 <= count <= 10_000:
-        raise PromoCodeInvalid(gettext("Generate between 1 and 10000 codes at once."))
-    _validate_terms(terms)
-    prefix = (prefix or "").strip().upper()
+        raise PromoCodeInvalid(gettext("Generate between 1 and 10000 codes at once."), field="count")
+    terms = _clean_terms(terms)
+    prefix = promo_code_normalize(prefix)
+    _check_code_chars(prefix, field="prefix", allow_empty=True)
     codes: set[str] = set()
     with transaction.atomic():
         while len(codes) < count:

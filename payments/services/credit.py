@@ -6,12 +6,15 @@ payment is credited the same way, once, whichever of them comes first.
 import logging
 from decimal import Decimal
 
+from django.utils.translation import gettext
+
 from accounts.models import User
 from billing import ledger_texts
 from billing import services as billing_services
 from billing.ledger_texts import describe
 from billing.models import Transaction, TransactionType
-from payments.flag_reasons import ANOTHER_PAYER, ANOTHER_PRICE, NOT_STARS
+from common.alerts import operator_alert
+from payments.flag_reasons import ANOTHER_PAYER, ANOTHER_PRICE, NOT_STARS, reason_display
 from payments.invoices import STARS_CURRENCY, Invoice
 from payments.keys import stars_key
 from payments.models import FlaggedPayment
@@ -74,4 +77,9 @@ def stars_payment_flag(*, telegram_payment_charge_id: str, payer_telegram_id: in
     )
     if created:
         logger.warning("Stars payment %s credited with nothing and flagged: %s", telegram_payment_charge_id, reason)
+        operator_alert(key=f"payment-flagged:{telegram_payment_charge_id}", text=gettext(
+            "⚠️ Платёж Stars %(charge)s от %(payer)s (%(amount)s %(currency)s) не зачислен и ждёт решения "
+            "оператора: %(reason)s. Админка → Платежи на проверке.") % {
+            "charge": telegram_payment_charge_id, "payer": payer_telegram_id, "amount": total_amount,
+            "currency": currency, "reason": reason_display(reason)})
     return flagged, created

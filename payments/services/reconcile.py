@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import User
 from accounts.services import user_upsert_from_telegram
@@ -10,6 +11,7 @@ from billing import services as billing_services
 from billing.exceptions import BillingError
 from billing.models import Transaction, TransactionType
 from billing.selectors import entries_reversed
+from common.alerts import operator_alert
 from payments.exceptions import PaymentError
 from payments.invoices import STARS_CURRENCY, invoice_parse_or_none
 from payments.keys import BONUS_KEY_PREFIX, STARS_KEY_PREFIX, UNKNOWN_FLAG, charge_id_of, charge_id_of_bonus
@@ -96,6 +98,9 @@ def stars_reconcile(*, fix: bool = False, created_by: str = "reconcile_stars") -
             report.unknown.append(entry)
             if fix and not flagged:
                 _note(entry, **{UNKNOWN_FLAG: True})
+                operator_alert(key=f"stars-unknown:{charge_id}", text=gettext(
+                    "⚠️ Сверка звёзд: зачисление #%(entry)s (платёж %(charge)s) есть в журнале, но Telegram не знает "
+                    "такого платежа. Проверьте его в админке.") % {"entry": entry.pk, "charge": charge_id})
         elif fix and flagged:
             # Telegram lists it now (a delay on its side, or a restored test environment): lift the flag.
             _note(entry, **{UNKNOWN_FLAG: False})

@@ -76,7 +76,7 @@ def test_a_broken_composition_is_refused_with_a_clear_error(client, operator, db
     assert not Broadcast.objects.exists()
 
 
-def test_starting_with_nobody_in_the_audience_says_so(client, operator, db):
+def test_starting_with_nobody_in_the_audience_says_so(client, operator, api):
     broadcast = Broadcast.objects.create(title="t", text="hello", audience="premium")
     change = reverse("admin:broadcasts_broadcast_change", args=[broadcast.pk])
     page = client.post(change, _form(audience="premium", _start="1"), follow=True).content.decode()

@@ -16,7 +16,7 @@ from tests.broadcasts.helpers import DELIVERY_TASK, deliveries_per_chat, new_bro
 
 
 def test_the_periodic_sweep_and_pause_resume_never_add_a_second_delivery_chain(
-        database_tasks, bulk_users, django_capture_on_commit_callbacks):
+        database_tasks, api, bulk_users, django_capture_on_commit_callbacks):
     bulk_users(3)
     broadcast = new_broadcast()
     with django_capture_on_commit_callbacks(execute=True):
@@ -37,7 +37,7 @@ def test_the_periodic_sweep_and_pause_resume_never_add_a_second_delivery_chain(
 
 
 def test_a_link_of_a_dead_worker_does_not_stop_the_sweep_from_restarting_delivery(
-        database_tasks, bulk_users, django_capture_on_commit_callbacks):
+        database_tasks, api, bulk_users, django_capture_on_commit_callbacks):
     bulk_users(2)
     broadcast = new_broadcast()
     with django_capture_on_commit_callbacks(execute=True):
@@ -115,7 +115,7 @@ def test_pending_rows_left_by_a_link_never_wait_for_a_deferred_check(
 
 @pytest.mark.parametrize("first", ["head", "other"])
 def test_two_links_handing_over_at_the_same_moment_leave_exactly_one_link(
-        first, database_tasks, bulk_users, django_capture_on_commit_callbacks):
+        first, database_tasks, api, bulk_users, django_capture_on_commit_callbacks):
     bulk_users(3)
     broadcast = new_broadcast()
     with django_capture_on_commit_callbacks(execute=True):

@@ -11,7 +11,7 @@ from broadcasts.types import Progress
 from tests.broadcasts.helpers import deliveries_per_chat, new_broadcast
 
 
-def test_only_one_broadcast_runs_at_a_time_and_an_empty_audience_is_refused(db, bulk_users):
+def test_only_one_broadcast_runs_at_a_time_and_an_empty_audience_is_refused(api, bulk_users):
     bulk_users(2)
     first = services.broadcast_start(broadcast=new_broadcast())
     with pytest.raises(BroadcastAlreadyRunning):
@@ -23,7 +23,7 @@ def test_only_one_broadcast_runs_at_a_time_and_an_empty_audience_is_refused(db, 
         services.broadcast_validate(broadcast=new_broadcast(button_text="Go"))
 
 
-def test_the_database_refuses_a_second_running_broadcast(db, bulk_users):
+def test_the_database_refuses_a_second_running_broadcast(api, bulk_users):
     bulk_users(2)
     services.broadcast_start(broadcast=new_broadcast())
     other = new_broadcast()
@@ -32,7 +32,7 @@ def test_the_database_refuses_a_second_running_broadcast(db, bulk_users):
     assert Broadcast.objects.filter(status=BroadcastStatus.RUNNING).count() == 1
 
 
-def test_two_operators_starting_at_the_same_moment_get_the_already_running_error(db, bulk_users, monkeypatch):
+def test_two_operators_starting_at_the_same_moment_get_the_already_running_error(api, bulk_users, monkeypatch):
     bulk_users(2)
     services.broadcast_start(broadcast=new_broadcast())
     # The second operator's check ran before the first start committed: only the constraint is left to refuse.

@@ -53,3 +53,11 @@ def test_fails_with_one_line_when_the_database_is_unreachable(api):
     fails = [line for line in done.stderr.splitlines() if line.startswith("FAIL")]
     assert len(fails) == 1 and fails[0].startswith("FAIL database: OperationalError")
     assert "OK bot api: @test_bot" in done.stdout
+
+
+def test_without_a_token_it_says_bot_token_is_not_set(db, settings):
+    settings.BOT_TOKEN = ""
+    code, out, err = _run()
+    assert code == 1
+    assert err == "FAIL bot api: BOT_TOKEN is not set\n"
+    assert "OK database" in out

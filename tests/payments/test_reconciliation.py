@@ -159,3 +159,19 @@ async def test_a_payment_the_reconciliation_credited_first_is_confirmed_with_its
     assert len(bot_env.api.calls_of("sendMessage")) == 1
     assert await bot_env.orm(balance_get, user=user_id) == Decimal("130")
     assert await bot_env.orm(lambda: Transaction.objects.filter(user_id=user_id).count()) == 2
+
+
+def test_the_reconciliation_alerts_the_operators_once_about_what_it_flags(
+        api, star_history, make_user, settings, django_capture_on_commit_callbacks):
+    settings.ADMIN_IDS = [5001]
+    package = TopUpPackage.objects.create(title="Big", stars=100, credits=Decimal("300"))
+    known, payer = make_user(), make_user()
+    only_ledger = stars_topup(known, "ledger-only")
+    star_history.append(  # paid the wrong price: flagged, not credited
+        telegram_payment("cheap", payer.telegram_id, 1, f"topup:{payer.telegram_id}:{package.pk}:100:-"))
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            stars_reconcile(fix=True)
+    alerts = sorted(c.text for c in api.calls_of("sendMessage"))
+    assert len(alerts) == 2 and all(int(c.data["chat_id"]) == 5001 for c in api.calls_of("sendMessage"))
+    assert "cheap" in alerts[0] and f"#{only_ledger.pk}" in alerts[1] and "ledger-only" in alerts[1]

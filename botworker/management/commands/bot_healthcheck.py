@@ -5,6 +5,7 @@ HEALTHCHECK, systemd, monitoring)."""
 import asyncio
 import sys
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection
 
@@ -23,7 +24,13 @@ async def _get_me():
         await bot.session.close()
 
 
+class NotConfigured(Exception):
+    """A setting the check needs is empty: said as it is, without an exception's name."""
+
+
 def check_bot_api() -> str:
+    if not settings.BOT_TOKEN:
+        raise NotConfigured("BOT_TOKEN is not set")
     me = asyncio.run(_get_me())
     return f"@{me.username}"
 
@@ -47,6 +54,8 @@ class Command(BaseCommand):
         for name, check in (("bot api", check_bot_api), ("database", check_database)):
             try:
                 detail = check()
+            except NotConfigured as error:
+                failures.append(f"FAIL {name}: {error}")
             except Exception as error:  # any failure is a failed check; say which and why, in one line
                 message = " ".join(str(error).split()) or type(error).__name__
                 failures.append(f"FAIL {name}: {type(error).__name__}: {message}"[:500])
