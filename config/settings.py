@@ -94,8 +94,10 @@ ASGI_APPLICATION = "config.asgi.application"
 
 # SQLite in the project folder unless DATABASE_URL points elsewhere (postgres://... uses psycopg 3).
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-# The bot worker has no request cycle to close connections, so it must never keep them (see botworker).
+# Web processes: a connection per request (or the pool below). The bot worker (runbot) keeps its connection
+# between updates instead, up to BOT_CONN_MAX_AGE seconds, checked before each update (botworker.orm).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+BOT_CONN_MAX_AGE = env.int("BOT_CONN_MAX_AGE", default=600)
 # A PostgreSQL connection pool per process (Django's psycopg pool), at most this many connections; 0: no pool.
 # Meant for the web processes in webhook mode, where every request runs on its own thread and would otherwise
 # open (and close) a connection for each ORM call. Keep CONN_MAX_AGE=0 with it.

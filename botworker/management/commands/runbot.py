@@ -6,9 +6,9 @@ from contextlib import ExitStack
 
 from django.conf import settings
 from django.core.management.base import CommandError
-from django.db import connections
 
 from accounts.management.base import ProjectCommand
+from botworker.orm import keep_connections
 from botworker.poller_lock import PollerAlreadyRunning, PollerLock, poller_lock
 
 # "<bot id>:<secret>", as @BotFather gives it (the shape aiogram's validate_token accepts).
@@ -32,7 +32,7 @@ class Command(ProjectCommand):
             raise CommandError("BOT_TOKEN is not set: put the token from @BotFather in the environment or .env.")
         if not TOKEN_SHAPE.match(token):
             raise CommandError("BOT_TOKEN is malformed: expected '<digits>:<secret>' as given by @BotFather.")
-        _never_keep_connections()
+        keep_connections(settings.BOT_CONN_MAX_AGE)
         with ExitStack() as stack:
             bot_id = int(token.split(":")[0])  # the token starts with the bot's id, as aiogram's Bot.id reads it
             try:
@@ -75,10 +75,3 @@ class Command(ProjectCommand):
             raise CommandError(
                 "Stopped polling: the single-poller lock was lost (database restart) and another runbot holds it now."
             )
-
-
-def _never_keep_connections() -> None:
-    """The worker has no request cycle: a kept connection would outlive a database restart."""
-    for alias in connections:
-        connections.settings[alias]["CONN_MAX_AGE"] = 0
-        connections[alias].settings_dict["CONN_MAX_AGE"] = 0
