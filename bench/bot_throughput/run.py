@@ -249,9 +249,14 @@ def bot_process(kind: str, burst: int, paced: int, rate: float, conn_max_age: st
                 dsn = create_database(postgres_url("bench/bot_throughput on PostgreSQL"), "bench_bot", drop=True)
             env = {"BOT_TOKEN": TOKEN, "BOT_API_URL": server.base_url}
             if conn_max_age is not None:
-                env["CONN_MAX_AGE"] = conn_max_age
+                env["BOT_CONN_MAX_AGE"] = conn_max_age
             setup_django(dsn, **env)
             migrate()
+            from django.conf import settings
+
+            from botworker.orm import keep_connections
+
+            keep_connections(settings.BOT_CONN_MAX_AGE)  # runbot's connection policy
         phases = []
         for name, count, pace in (("warm-up", warmup, None), ("burst", burst, None), ("paced", paced, rate)):
             batch, existing = mix(first[name], count)
@@ -296,9 +301,10 @@ def main() -> None:
     parser.add_argument("--paced", type=int, default=300, help="updates in the paced phase")
     parser.add_argument("--rate", type=float, default=50, help="updates per second in the paced phase")
     parser.add_argument("--bots", default="bare,postgres", help="which bots to run (bare always runs)")
-    parser.add_argument("--keep-connections", action="store_true",
-                        help="also run the PostgreSQL bot with CONN_MAX_AGE=600 (a diagnostic row: connection reuse)")
-    parser.add_argument("--conn-max-age", help="CONN_MAX_AGE for the real bot (default: the settings', 0)")
+    parser.add_argument("--drop-connections", action="store_true",
+                        help="also run the PostgreSQL bot with BOT_CONN_MAX_AGE=0 (a diagnostic row: a connection "
+                             "per update, as before issue 18)")
+    parser.add_argument("--conn-max-age", help="BOT_CONN_MAX_AGE for the real bot (default: the settings', 600)")
     parser.add_argument("--bot", choices=KINDS, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -312,8 +318,8 @@ def main() -> None:
     # The baseline runs before and after the real bots; its median evens out the machine's noise.
     bare = [run_bot("bare", args)]
     real = {kind: run_bot(kind, args) for kind in wanted}
-    if args.keep_connections:
-        real["postgres, CONN_MAX_AGE=600"] = run_bot("postgres", args, "600")
+    if args.drop_connections:
+        real["postgres, BOT_CONN_MAX_AGE=0"] = run_bot("postgres", args, "0")
     bare.append(run_bot("bare", args))
 
     print(f"bot throughput: burst of {args.updates} updates, then {args.paced} paced at {args.rate:g}/s; "
