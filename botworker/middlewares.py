@@ -3,8 +3,8 @@
 ``UserMiddleware`` upserts the Telegram user through ``accounts.services`` and hands handlers the row as
 ``db_user``, read in one query with the user's conversation state (given to the FSM storage for this update, see
 ``botworker.storage``) and balance: ``db_balance`` is the balance as it was when the update arrived, for screens
-that show it (a handler that moves money reads it again). A user blocked by an operator gets one short notice and nothing else (payments already made still
-go through: Telegram has taken the Stars, so they must be credited or refunded). Handlers run with the user's
+that show it (a handler that moves money reads it again). A user blocked by an operator gets one short notice and
+nothing else (payments already made still go through: Telegram has taken the Stars, so they must be credited or refunded). Handlers run with the user's
 language active (``accounts.languages.language_for``): English for ``en*``, Russian otherwise.
 """
 

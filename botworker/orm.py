@@ -4,10 +4,13 @@ The bot worker has no request cycle, so Django never closes a connection that th
 a failover) or that has outlived ``CONN_MAX_AGE``. ``close_old_connections()`` does, on the thread where the ORM
 runs: at the start of each update, in the same hop as the update's first ORM call (so a menu tap costs one
 thread hop, not three), and again at its end when connections are not kept (``CONN_MAX_AGE=0``: closed, or
-handed back to the psycopg pool). With ``CONN_MAX_AGE > 0`` and ``CONN_HEALTH_CHECKS`` (``runbot``'s default) the
-connection is kept between updates and checked before an update uses it, so the next update after a database
-restart reconnects instead of failing with "connection already closed". Calls made outside an update (a test, a
-startup hook) close stale connections around each call.
+handed back to the psycopg pool). ``runbot`` keeps its connection between updates (``keep_connections``): after a
+database restart the first statement on the dead connection fails, that update is retried by the poller (an
+infrastructure failure, ``botworker.polling``), and the retry's ``close_old_connections()`` finds the connection
+unusable and reconnects, so no update is lost. ``CONN_HEALTH_CHECKS`` would instead spend a ``SELECT 1`` round trip
+before every update (~30 % of the ORM thread's time in bench/bot_throughput) to save that one retry; it is a
+setting (``BOT_CONN_HEALTH_CHECKS``). Calls made outside an update (a test, a startup hook) close stale
+connections around each call.
 """
 
 from collections.abc import Callable
@@ -58,15 +61,16 @@ async def db(func: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
     return await sync_to_async(func, thread_sensitive=True)(*args, **kwargs)
 
 
-def keep_connections(max_age: int) -> None:
+def keep_connections(max_age: int, *, health_checks: bool = False) -> None:
     """The bot worker's connection policy (``runbot``): keep each connection up to ``max_age`` seconds between
-    updates (0: never), checked for health before an update uses it. With the psycopg pool (``DATABASE_POOL_MAX``)
-    the pool keeps them and ``CONN_MAX_AGE`` stays 0, as Django requires."""
+    updates (0: never); ``health_checks``: check it (``SELECT 1``) before an update uses it. With the psycopg pool
+    (``DATABASE_POOL_MAX``) the pool keeps them, ``CONN_MAX_AGE`` stays 0 as Django requires, and the pool's
+    check stays on (Django checks pooled connections only with health checks)."""
     for alias in connections:
         for conf in {id(d): d for d in (connections.settings[alias], connections[alias].settings_dict)}.values():
             pooled = bool(conf.get("OPTIONS", {}).get("pool"))
             conf["CONN_MAX_AGE"] = 0 if pooled else max_age
-            conf["CONN_HEALTH_CHECKS"] = True
+            conf["CONN_HEALTH_CHECKS"] = health_checks or pooled
 
 
 def connections_kept() -> bool:

@@ -256,7 +256,8 @@ def bot_process(kind: str, burst: int, paced: int, rate: float, conn_max_age: st
 
             from botworker.orm import keep_connections
 
-            keep_connections(settings.BOT_CONN_MAX_AGE)  # runbot's connection policy
+            # runbot's connection policy
+            keep_connections(settings.BOT_CONN_MAX_AGE, health_checks=settings.BOT_CONN_HEALTH_CHECKS)
         phases = []
         for name, count, pace in (("warm-up", warmup, None), ("burst", burst, None), ("paced", paced, rate)):
             batch, existing = mix(first[name], count)
@@ -338,7 +339,8 @@ def main() -> None:
               f"{int(burst['replied'] + paced['replied']):>4}/{int(burst['updates'] + paced['updates']):<4} "
               f"{int(burst['api_calls']):>9} {burst.get('queries_per_update', 0):7.1f} "
               f"{burst.get('connections_per_update', 0):8.1f} "
-              f"{burst['bot_cpu_ms']:11.2f}+{burst['pg_cpu_ms']:<12.2f} {paced['bot_cpu_ms']:5.2f}+{paced['pg_cpu_ms']:<6.2f}")
+              f"{burst['bot_cpu_ms']:11.2f}+{burst['pg_cpu_ms']:<12.2f} "
+              f"{paced['bot_cpu_ms']:5.2f}+{paced['pg_cpu_ms']:<6.2f}")
     for kind, result in real.items():
         counted = ", ".join(f"{name[6:]}: {r['queries_per_update']:.1f} SQL / {r['connections_per_update']:.1f} conn"
                             for name, r in result.items() if name.startswith("kind: "))

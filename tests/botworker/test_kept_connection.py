@@ -1,5 +1,6 @@
-"""runbot's connection policy (``botworker.orm.keep_connections``): the connection is kept between updates, checked
-before each, and a PostgreSQL restart mid-stream loses no update."""
+"""runbot's connection policy (``botworker.orm.keep_connections``): the connection is kept between updates, and a
+PostgreSQL restart mid-stream loses no update, whether the dead connection is found by the failing update (which
+the poller retries) or by a health check."""
 
 import asyncio
 import subprocess
@@ -25,13 +26,13 @@ def test_thread_reconnects(transactional_db):
     connection.close()
 
 
-@pytest.fixture
-async def kept_connections(test_thread_reconnects, bot_env):
+@pytest.fixture(params=[False, True], ids=["retry-on-failure", "health-checks"])
+async def kept_connections(request, test_thread_reconnects, bot_env):
     """runbot's policy for this test; afterwards the ORM thread's kept connection is closed (the test database is
     dropped at the end of the session) and the settings are restored."""
     saved = {alias: (connections.settings[alias]["CONN_MAX_AGE"], connections.settings[alias]["CONN_HEALTH_CHECKS"])
              for alias in connections}
-    keep_connections(600)
+    keep_connections(600, health_checks=request.param)
     yield
     await sync_to_async(connections.close_all, thread_sensitive=True)()
     for alias, (max_age, checks) in saved.items():

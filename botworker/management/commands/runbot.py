@@ -32,7 +32,7 @@ class Command(ProjectCommand):
             raise CommandError("BOT_TOKEN is not set: put the token from @BotFather in the environment or .env.")
         if not TOKEN_SHAPE.match(token):
             raise CommandError("BOT_TOKEN is malformed: expected '<digits>:<secret>' as given by @BotFather.")
-        keep_connections(settings.BOT_CONN_MAX_AGE)
+        keep_connections(settings.BOT_CONN_MAX_AGE, health_checks=settings.BOT_CONN_HEALTH_CHECKS)
         with ExitStack() as stack:
             bot_id = int(token.split(":")[0])  # the token starts with the bot's id, as aiogram's Bot.id reads it
             try:
