@@ -80,7 +80,11 @@ def connections_kept() -> bool:
 
 @asynccontextmanager
 async def update_scope():
-    """Around one update: stale connections closed before its first ORM call and, unless kept, after it."""
+    """Around one update: stale connections closed before its first ORM call and, unless kept, after it. Nested
+    (the webhook's request around the dispatcher's middleware) the outer scope does it once."""
+    if _in_update.get() is not None:
+        yield
+        return
     update = _Update()
     token = _in_update.set(update)
     try:

@@ -230,8 +230,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--workers", default="1,2,4", help="server process counts (default 1,2,4)")
     parser.add_argument("--servers", default="gunicorn,granian", help="ASGI servers to compare")
-    parser.add_argument("--pool", type=int, default=0,
-                        help="DATABASE_POOL_MAX for the web servers (default 0: no connection pool)")
+    parser.add_argument("--pool", type=int, default=10,
+                        help="DATABASE_POOL_MAX for the web servers (default 10, as the Procfile; 0: no pool)")
     args = parser.parse_args()
     WEB_ENV["DATABASE_POOL_MAX"] = str(args.pool)
 
