@@ -108,3 +108,69 @@ def machine_note() -> str:
         commit, dirty = "", ""
     code = f"; commit {commit}{' + uncommitted changes' if dirty else ''}" if commit else ""
     return f"{os.cpu_count()} CPU(s), load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}{code}"
+
+
+def process_cpu(pid: int | str) -> float:
+    """CPU seconds (user + system) of a live process and of the children it has reaped."""
+    fields = CpuClock._stat(pid)
+    return sum(int(f) for f in fields[11:15]) / CpuClock.TICK
+
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds of a process, its reaped children and its live children (e.g. gunicorn and its workers)."""
+    total = process_cpu(pid)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                child = CpuClock._stat(entry)
+            except OSError:
+                continue
+            if int(child[1]) == pid:
+                total += (int(child[11]) + int(child[12])) / CpuClock.TICK
+    return total
+
+
+class CpuClock:
+    """CPU seconds (user + system) of this process (every thread: the event loop and the ORM thread) and of the
+    PostgreSQL server: the postmaster, its live children (backends, background workers) and the children it has
+    reaped (``cutime``/``cstime``: backends of closed connections). A figure that the machine's noise disturbs less
+    than throughput."""
+
+    TICK = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, postmaster: int | None):
+        self.postmaster = postmaster
+
+    @staticmethod
+    def _stat(pid: int | str) -> list[str]:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()  # [0] is field 3 (state); ppid, ..., utime at [11]
+
+    def postgres(self) -> float:
+        if self.postmaster is None:
+            return 0.0
+        fields = self._stat(self.postmaster)
+        ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    child = self._stat(entry)
+                except OSError:
+                    continue  # gone meanwhile (its time is then in the postmaster's cutime)
+                if int(child[1]) == self.postmaster:
+                    ticks += int(child[11]) + int(child[12])
+        return ticks / self.TICK
+
+    def snapshot(self) -> tuple[float, float]:
+        times = os.times()
+        return times.user + times.system, self.postgres()
+
+
+def postmaster_pid() -> int:
+    """The PostgreSQL server's postmaster: the parent of this connection's backend."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    return int(CpuClock._stat(backend)[1])

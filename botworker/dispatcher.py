@@ -55,11 +55,12 @@ def create_dispatcher() -> Dispatcher:
     """The process's one dispatcher (built on first use): the feature routers are module-level, and aiogram joins a
     router to one parent only."""
     dp = Dispatcher(storage=DatabaseStorage())
-    # The connection scope must enclose aiogram's FSM middleware, which reads the state before any handler.
+    # The connection scope must enclose aiogram's FSM middleware, which reads the state before any handler; the
+    # user middleware comes before it, reading the state with the user (so the FSM middleware's read costs nothing).
     dp.update.outer_middleware.unregister(dp.fsm)
     dp.update.outer_middleware(DatabaseConnectionMiddleware())
-    dp.update.outer_middleware(dp.fsm)
     dp.update.outer_middleware(UserMiddleware())
+    dp.update.outer_middleware(dp.fsm)
     dp.include_routers(*feature_routers(), fallback_router())
     # Infrastructure failures pass the filter by: aiogram's error middleware then re-raises them (UNHANDLED).
     dp.errors.register(on_error, ~ExceptionTypeFilter(*INFRASTRUCTURE_ERRORS))

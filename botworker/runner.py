@@ -21,9 +21,9 @@ from collections.abc import Callable
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from django.conf import settings
-from django.db import connections
 
 from botworker.dispatcher import allowed_updates, create_bot, create_dispatcher, set_bot_commands
+from botworker.orm import keep_connections
 from botworker.exceptions import PollerAlreadyRunning, PollerLockLost, PollingRefused, WebhookIsSet
 from botworker.poller_lock import LockState, PollerLock, poller_lock
 from botworker.polling import UpdatePoller
@@ -35,7 +35,7 @@ UNREACHABLE_RECHECK = 2.0  # seconds: while the database is down, re-take the lo
 
 def run_polling(token: str, *, polling_timeout: int, lock_check_interval: float, say: Callable[[str], None]) -> None:
     """Poll as the bot of ``token`` (already checked for its shape) until stopped; ``say`` prints for the operator."""
-    _never_keep_connections()
+    keep_connections(settings.BOT_CONN_MAX_AGE, health_checks=settings.BOT_CONN_HEALTH_CHECKS)
     with ExitStack() as stack:
         bot_id = int(token.split(":")[0])  # the token starts with the bot's id, as aiogram's Bot.id reads it
         try:
@@ -73,13 +73,6 @@ async def _run(token: str, polling_timeout: int, lock: PollerLock, lock_check_in
         raise PollerLockLost(
             "Stopped polling: the single-poller lock was lost (database restart) and another runbot holds it now."
         )
-
-
-def _never_keep_connections() -> None:
-    """The worker has no request cycle: a kept connection would outlive a database restart."""
-    for alias in connections:
-        connections.settings[alias]["CONN_MAX_AGE"] = 0
-        connections[alias].settings_dict["CONN_MAX_AGE"] = 0
 
 
 async def refuse_while_webhook_set(bot: Bot) -> None:

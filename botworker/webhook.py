@@ -37,7 +37,6 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import Error as DatabaseFailure
 from django.db import IntegrityError
@@ -48,7 +47,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from botworker.models import ProcessedUpdate
-from botworker.orm import db
+from botworker.orm import db, update_scope
 from botworker.webhook_guard import MAX_BODY_BYTES
 
 logger = logging.getLogger(__name__)
@@ -197,14 +196,23 @@ async def telegram_webhook(request: HttpRequest, token: str) -> HttpResponse:
         return JsonResponse({"ok": False, "description": "bot not configured"}, status=503)
     if _declared_length(request) > MAX_BODY_BYTES:  # served without webhook_guard (which refuses it earlier)
         return JsonResponse({"ok": False, "description": "body too large"}, status=413)
-    from botworker.dispatcher import handle_update
-
     dispatcher, bot = _Runtime.get()
     update = _parse(request.body, bot)
     if update is None:
         return JsonResponse({"ok": False, "description": "not a Telegram update"}, status=400)
-    update_id = update.update_id
 
+    # One connection scope for the claim, the update and the mark (one stale-connection check, one hand-back to
+    # the pool); a failed update is released after it, on a connection checked again.
+    async with update_scope():
+        response = await _claim_and_handle(dispatcher, bot, update)
+    return response if response is not None else await _release(update.update_id)
+
+
+async def _claim_and_handle(dispatcher, bot, update) -> HttpResponse | None:
+    """The update claimed, handled and marked done; None when handling failed (to be released)."""
+    from botworker.dispatcher import handle_update
+
+    update_id = update.update_id
     try:
         claim = await _claim(update_id)
     except DatabaseFailure as error:
@@ -225,7 +233,7 @@ async def telegram_webhook(request: HttpRequest, token: str) -> HttpResponse:
         logger.error("update %s took longer than %ss and was cut off", update_id, settings.BOT_WEBHOOK_TIMEOUT)
     except Exception:
         logger.exception("update %s failed: released for Telegram to send again", update_id)
-        return await _release(update_id)
+        return None
     await _finish(update_id)
     return JsonResponse({"ok": True})
 
@@ -236,7 +244,7 @@ async def _claim(update_id: int) -> Claim:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + BUSY_WAIT_SECONDS
     while True:
-        claim = await sync_to_async(processed_update_claim)(update_id=update_id)
+        claim = await db(processed_update_claim, update_id=update_id)
         if claim is not Claim.BUSY or loop.time() >= deadline:
             return claim
         await asyncio.sleep(BUSY_RECHECK_SECONDS)

@@ -63,7 +63,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Serves the admin's static files from the web process itself (no separate file server needed).
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.static_files.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -95,8 +95,12 @@ ASGI_APPLICATION = "config.asgi.application"
 
 # SQLite in the project folder unless DATABASE_URL points elsewhere (postgres://... uses psycopg 3).
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-# The bot worker has no request cycle to close connections, so it must never keep them (see botworker).
+# Web processes: a connection per request (or the pool below). The bot worker (runbot) keeps its connection
+# between updates instead, up to BOT_CONN_MAX_AGE seconds; after a database restart the update that meets the dead
+# connection is retried on a new one (botworker.orm). BOT_CONN_HEALTH_CHECKS: a SELECT 1 before each update instead.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+BOT_CONN_MAX_AGE = env.int("BOT_CONN_MAX_AGE", default=600)
+BOT_CONN_HEALTH_CHECKS = env.bool("BOT_CONN_HEALTH_CHECKS", default=False)
 # A PostgreSQL connection pool per process (Django's psycopg pool), at most this many connections; 0: no pool.
 # Meant for the web processes in webhook mode, where every request runs on its own thread and would otherwise
 # open (and close) a connection for each ORM call. Keep CONN_MAX_AGE=0 with it.

@@ -29,7 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.common import create_database, machine_note, median, percentile, postgres_url  # noqa: E402
+from bench.common import CpuClock, create_database, machine_note, median, percentile, postgres_url  # noqa: E402
+from bench.common import postmaster_pid  # noqa: E402
 
 SELF = Path(__file__).resolve()
 SQLITE_FILE = "/tmp/bench-test.sqlite3"
@@ -38,31 +39,33 @@ KINDS = ("bare", "sqlite", "postgres")
 
 
 # --- the workload ----------------------------------------------------------------------------------------------
-KIND_NAMES = ("/start (new user)", "menu:balance", "menu:main / menu:help", "unknown callback")
+# Issue 18's mix, in turn over every 5 updates: 40% /start of a new user, 20% /start of a known user, 20% the
+# top-up packages (``balance_top_up``), 20% an unknown callback.
+KIND_NAMES = ("/start (new user)", "/start (known user)", "balance_top_up", "unknown callback")
+PATTERN = (0, 0, 1, 2, 3)
 
 
 def mix(first_id: int, count: int, only: int | None = None) -> tuple[list[dict], list[int]]:
     """``count`` updates from chats ``first_id``...; returns them and the ids of the users that must pre-exist.
-    ``only``: every update of that kind of the mix (0-3) instead of all four in turn."""
+    ``only``: every update of that kind of the mix (0-3) instead of the mix."""
     from tests.support import updates as tg
 
-    from botworker.callbacks import Menu, MenuSection
+    from botworker.callbacks import BalanceTopUp
 
     batch, existing = [], []
     for n in range(count):
         chat = first_id + n
-        kind = n % 4 if only is None else only
+        kind = PATTERN[n % len(PATTERN)] if only is None else only
         if kind == 0:
             batch.append(tg.message(chat, "/start"))
             continue
         existing.append(chat)
         if kind == 1:
-            data = Menu(section=MenuSection.BALANCE).pack()
+            batch.append(tg.message(chat, "/start"))
         elif kind == 2:
-            data = Menu(section=MenuSection.MAIN if n % 8 < 4 else MenuSection.HELP).pack()
+            batch.append(tg.callback(chat, BalanceTopUp().pack()))
         else:
-            data = f"no_such_button:{n}"
-        batch.append(tg.callback(chat, data))
+            batch.append(tg.callback(chat, f"no_such_button:{n}"))
     return batch, existing
 
 
@@ -147,7 +150,7 @@ def summarize(result: dict) -> dict:
 
 
 async def drive(kind: str, server, phases: list[tuple[str, list[dict], float | None]],
-                counter: DatabaseCounter | None) -> dict:
+                counter: DatabaseCounter | None, clock: CpuClock) -> dict:
     bot, dp = bare_bot(server.base_url) if kind == "bare" else real_bot(server.base_url)
     allowed = sorted(set(dp.resolve_used_update_types()) | {"message", "callback_query"})
     if kind == "bare":
@@ -167,8 +170,11 @@ async def drive(kind: str, server, phases: list[tuple[str, list[dict], float | N
         for name, batch, rate in phases:
             calls_before = results[list(results)[-1]]["api_calls_total"] if results else 0
             db_before = counter.snapshot() if counter else (0, 0)
+            cpu_before = clock.snapshot()
             outcome = await asyncio.to_thread(server.run, batch, rate=rate)
+            bot_cpu, pg_cpu = (after - before for after, before in zip(clock.snapshot(), cpu_before))
             results[name] = summarize(outcome) | {"api_calls_total": outcome["calls"]}
+            results[name] |= {"bot_cpu_ms": bot_cpu * 1000 / len(batch), "pg_cpu_ms": pg_cpu * 1000 / len(batch)}
             results[name]["api_calls"] = outcome["calls"] - calls_before
             if counter:
                 queries, connections = (after - before for after, before in zip(counter.snapshot(), db_before))
@@ -198,9 +204,15 @@ def bot_process(kind: str, burst: int, paced: int, rate: float, conn_max_age: st
                 dsn = create_database(postgres_url("bench/bot_throughput on PostgreSQL"), "bench_bot", drop=True)
             env = {"BOT_TOKEN": TOKEN, "BOT_API_URL": server.base_url}
             if conn_max_age is not None:
-                env["CONN_MAX_AGE"] = conn_max_age
+                env["BOT_CONN_MAX_AGE"] = conn_max_age
             setup_django(dsn, **env)
             migrate()
+            from django.conf import settings
+
+            from botworker.orm import keep_connections
+
+            # runbot's connection policy
+            keep_connections(settings.BOT_CONN_MAX_AGE, health_checks=settings.BOT_CONN_HEALTH_CHECKS)
         phases = []
         for name, count, pace in (("warm-up", warmup, None), ("burst", burst, None), ("paced", paced, rate)):
             batch, existing = mix(first[name], count)
@@ -212,14 +224,16 @@ def bot_process(kind: str, burst: int, paced: int, rate: float, conn_max_age: st
                 batch, existing = mix(40_000_001 + only * 1000, 8, only)
                 create_users(existing)
                 phases.append((f"kind: {label}", batch, 20))
-        counter = None
+        counter, postmaster = None, None
         if kind != "bare":
             from django.db import connections
+            if kind == "postgres":
+                postmaster = postmaster_pid()
 
             connections.close_all()  # the bot's ORM thread opens its own
             counter = DatabaseCounter()
             counter.install()
-        return asyncio.run(drive(kind, server, phases, counter))
+        return asyncio.run(drive(kind, server, phases, counter, CpuClock(postmaster)))
     finally:
         server.stop()
 
@@ -241,11 +255,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--updates", type=int, default=1000, help="updates in the burst phase")
     parser.add_argument("--paced", type=int, default=300, help="updates in the paced phase")
-    parser.add_argument("--rate", type=float, default=20, help="updates per second in the paced phase")
-    parser.add_argument("--bots", default="bare,sqlite,postgres", help="which bots to run (bare always runs)")
-    parser.add_argument("--keep-connections", action="store_true",
-                        help="also run the PostgreSQL bot with CONN_MAX_AGE=600 (a diagnostic row: connection reuse)")
-    parser.add_argument("--conn-max-age", help="CONN_MAX_AGE for the real bot (default: the settings', 0)")
+    parser.add_argument("--rate", type=float, default=50, help="updates per second in the paced phase")
+    parser.add_argument("--bots", default="bare,postgres", help="which bots to run (bare always runs)")
+    parser.add_argument("--drop-connections", action="store_true",
+                        help="also run the PostgreSQL bot with BOT_CONN_MAX_AGE=0 (a diagnostic row: a connection "
+                             "per update, as before issue 18)")
+    parser.add_argument("--conn-max-age", help="BOT_CONN_MAX_AGE for the real bot (default: the settings', 600)")
     parser.add_argument("--bot", choices=KINDS, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -259,8 +274,8 @@ def main() -> None:
     # The baseline runs before and after the real bots; its median evens out the machine's noise.
     bare = [run_bot("bare", args)]
     real = {kind: run_bot(kind, args) for kind in wanted}
-    if args.keep_connections:
-        real["postgres, CONN_MAX_AGE=600"] = run_bot("postgres", args, "600")
+    if args.drop_connections:
+        real["postgres, BOT_CONN_MAX_AGE=0"] = run_bot("postgres", args, "0")
     bare.append(run_bot("bare", args))
 
     print(f"bot throughput: burst of {args.updates} updates, then {args.paced} paced at {args.rate:g}/s; "
@@ -270,14 +285,17 @@ def main() -> None:
                                  "paced": {k: median([b["paced"][k] for b in bare]) for k in bare[0]["paced"]}})]
     rows += [(f"real bot, {kind}", result) for kind, result in real.items()]
     print(f"  {'bot':<40} {'updates/s':>9} {'ratio':>6} {'burst p50':>10} {'burst p99':>10} "
-          f"{'paced p50':>10} {'paced p99':>10} {'replied':>9} {'API calls':>9} {'SQL/upd':>7} {'conn/upd':>8}")
+          f"{'paced p50':>10} {'paced p99':>10} {'replied':>9} {'API calls':>9} {'SQL/upd':>7} {'conn/upd':>8} "
+          f"{'CPU ms/upd bot+PG burst':>24} {'paced':>12}")
     for label, result in rows:
         burst, paced = result["burst"], result["paced"]
         print(f"  {label:<40} {burst['per_second']:9.0f} {burst['per_second'] / base:6.2f} "
               f"{burst['p50_ms']:8.1f}ms {burst['p99_ms']:8.1f}ms {paced['p50_ms']:8.1f}ms {paced['p99_ms']:8.1f}ms "
               f"{int(burst['replied'] + paced['replied']):>4}/{int(burst['updates'] + paced['updates']):<4} "
               f"{int(burst['api_calls']):>9} {burst.get('queries_per_update', 0):7.1f} "
-              f"{burst.get('connections_per_update', 0):8.1f}")
+              f"{burst.get('connections_per_update', 0):8.1f} "
+              f"{burst['bot_cpu_ms']:11.2f}+{burst['pg_cpu_ms']:<12.2f} "
+              f"{paced['bot_cpu_ms']:5.2f}+{paced['pg_cpu_ms']:<6.2f}")
     for kind, result in real.items():
         counted = ", ".join(f"{name[6:]}: {r['queries_per_update']:.1f} SQL / {r['connections_per_update']:.1f} conn"
                             for name, r in result.items() if name.startswith("kind: "))

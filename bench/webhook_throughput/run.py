@@ -33,11 +33,33 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.common import REPO, create_database, machine_note, median, postgres_url  # noqa: E402
+from bench.common import REPO, CpuClock, create_database, machine_note, median, postgres_url  # noqa: E402
+from bench.common import postmaster_pid, process_tree_cpu  # noqa: E402
 
 SECRET = "bench-webhook-secret"
 WEB_ENV: dict[str, str] = {}  # extra environment of the web servers (not of runbot)
 DB_NAME = "aisha_bench_webhook"
+CLOCK = CpuClock(None)  # the PostgreSQL server's CPU (its postmaster is found once the database exists)
+
+
+class Measured:
+    """Updates/s of one mode, and CPU ms per update of its server processes and of PostgreSQL."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.proc = proc
+
+    def __enter__(self):
+        self.began = time.perf_counter()
+        self.cpu = process_tree_cpu(self.proc.pid), CLOCK.postgres()
+        return self
+
+    def result(self, n: int) -> dict:
+        elapsed = time.perf_counter() - self.began
+        server, pg = process_tree_cpu(self.proc.pid) - self.cpu[0], CLOCK.postgres() - self.cpu[1]
+        return {"per_second": n / elapsed, "server_ms": server * 1000 / n, "pg_ms": pg * 1000 / n}
+
+    def __exit__(self, *exc):
+        return False
 
 
 # --- the fake Bot API in its own process --------------------------------------------------------------------------
@@ -170,7 +192,7 @@ async def post_all(url: str, batch: list[dict], concurrency: int) -> None:
         await asyncio.gather(*(client() for _ in range(concurrency)))
 
 
-def run_webhook(server: str, workers: int, n: int, concurrency: int, database_url: str, api: FakeAPI) -> float:
+def run_webhook(server: str, workers: int, n: int, concurrency: int, database_url: str, api: FakeAPI) -> dict:
     from botworker.webhook import webhook_path_token
 
     port = free_port()
@@ -187,18 +209,18 @@ def run_webhook(server: str, workers: int, n: int, concurrency: int, database_ur
         asyncio.run(post_all(url, Ids.updates(50 * workers), concurrency))
         batch = Ids.updates(n)
         before = api.call("count", "sendMessage")
-        began = time.perf_counter()
-        asyncio.run(post_all(url, batch, concurrency))
-        elapsed = time.perf_counter() - began
+        with Measured(proc) as measured:
+            asyncio.run(post_all(url, batch, concurrency))
+            result = measured.result(n)
         done = api.call("count", "sendMessage") - before
         if done != n:
             raise SystemExit(f"{server} x{workers}: {done} replies for {n} updates")
-        return n / elapsed
+        return result
     finally:
         stop(proc)
 
 
-def run_polling(n: int, database_url: str, api: FakeAPI) -> float:
+def run_polling(n: int, database_url: str, api: FakeAPI) -> dict:
     env = server_env(database_url, api.base_url)
     log = open(Path(os.environ.get("TMPDIR", "/tmp")) / "bench-webhook-polling.log", "wb")
     proc = subprocess.Popen([sys.executable, "manage.py", "runbot", "--polling-timeout", "1"], cwd=REPO, env=env,
@@ -212,13 +234,13 @@ def run_polling(n: int, database_url: str, api: FakeAPI) -> float:
             raise SystemExit(f"polling warm-up failed: {result}")
         before += warm
         batch = Ids.updates(n)
-        began = time.perf_counter()
-        api.call("feed", batch)
-        result = api.call("wait", ("sendMessage", before + n, 120))
-        elapsed = time.perf_counter() - began
+        with Measured(proc) as measured:
+            api.call("feed", batch)
+            result = api.call("wait", ("sendMessage", before + n, 120))
+            figures = measured.result(n)
         if result is not True:
             raise SystemExit(f"polling failed: {result}")
-        return n / elapsed
+        return figures
     finally:
         stop(proc)
 
@@ -230,8 +252,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--workers", default="1,2,4", help="server process counts (default 1,2,4)")
     parser.add_argument("--servers", default="gunicorn,granian", help="ASGI servers to compare")
-    parser.add_argument("--pool", type=int, default=0,
-                        help="DATABASE_POOL_MAX for the web servers (default 0: no connection pool)")
+    parser.add_argument("--pool", type=int, default=10,
+                        help="DATABASE_POOL_MAX for the web servers (default 10, as the Procfile; 0: no pool)")
     args = parser.parse_args()
     WEB_ENV["DATABASE_POOL_MAX"] = str(args.pool)
 
@@ -240,11 +262,12 @@ def main() -> None:
 
     setup_django(database_url)
     migrate()
+    CLOCK.postmaster = postmaster_pid()
     servers = [s for s in args.servers.split(",") if s != "granian" or shutil.which(
         "granian", path=str(Path(sys.executable).parent))]
     counts = [int(w) for w in args.workers.split(",")]
     api = FakeAPI()
-    results: dict[str, list[float]] = {}
+    results: dict[str, list[dict]] = {}
     try:
         for round_ in range(args.rounds):
             results.setdefault("polling", []).append(run_polling(args.updates, database_url, api))
@@ -253,17 +276,19 @@ def main() -> None:
                     key = f"{server} x{workers}"
                     results.setdefault(key, []).append(
                         run_webhook(server, workers, args.updates, args.concurrency, database_url, api))
-            print(f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1]:.0f}/s" for k, v in results.items()),
+            print(f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1]['per_second']:.0f}/s" for k, v in results.items()),
                   file=sys.stderr)
     finally:
         api.stop()
 
-    baseline = median(results["polling"])
+    baseline = median([r["per_second"] for r in results["polling"]])
     print(f"\nwebhook_throughput: {args.updates} x /start per mode, concurrency {args.concurrency}, "
           f"{args.rounds} round(s), web DATABASE_POOL_MAX={args.pool}; {machine_note()}")
-    print(f"{'mode':<16}{'updates/s':>12}{'vs polling':>12}")
+    print(f"{'mode':<16}{'updates/s':>12}{'vs polling':>12}{'CPU ms/update: server':>24}{'PostgreSQL':>12}")
     for key, values in results.items():
-        print(f"{key:<16}{median(values):>12.0f}{median(values) / baseline:>11.2f}x")
+        rate = median([v["per_second"] for v in values])
+        server, pg = median([v["server_ms"] for v in values]), median([v["pg_ms"] for v in values])
+        print(f"{key:<16}{rate:>12.0f}{rate / baseline:>11.2f}x{server:>24.2f}{pg:>12.2f}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """/start, the main menu and help."""
 
+from decimal import Decimal
 from html import escape
 
 from aiogram import F, Router
@@ -9,12 +10,9 @@ from aiogram.types import CallbackQuery, Message
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from accounts.models import User
-from billing.selectors import balance_get
 from botworker import texts
 from botworker.callbacks import Menu, MenuSection
 from botworker.keyboards import back_to_menu_keyboard, main_menu_keyboard
-from botworker.orm import db
 
 
 router = Router(name="start")
@@ -46,19 +44,18 @@ def help_text() -> str:
 
 
 @router.message(CommandStart())
-async def on_start(message: Message, state: FSMContext, db_user: User) -> None:
-    # /start always leaves whatever the user was in the middle of.
+async def on_start(message: Message, state: FSMContext, db_balance: Decimal) -> None:
+    # /start always leaves whatever the user was in the middle of (no query when nothing was going on).
     await state.clear()
-    balance = await db(balance_get, user=db_user)
-    await message.answer(welcome_text(message.from_user.first_name), reply_markup=main_menu_keyboard(balance=balance))
+    await message.answer(welcome_text(message.from_user.first_name),
+                         reply_markup=main_menu_keyboard(balance=db_balance))
 
 
 @router.callback_query(Menu.filter(F.section == MenuSection.MAIN))
-async def on_main_menu(callback: CallbackQuery, state: FSMContext, db_user: User) -> None:
+async def on_main_menu(callback: CallbackQuery, state: FSMContext, db_balance: Decimal) -> None:
     await state.clear()
-    balance = await db(balance_get, user=db_user)
     await callback.answer()
-    await callback.message.answer(texts.main_menu_title(), reply_markup=main_menu_keyboard(balance=balance))
+    await callback.message.answer(texts.main_menu_title(), reply_markup=main_menu_keyboard(balance=db_balance))
 
 
 @router.callback_query(Menu.filter(F.section == MenuSection.HELP))
