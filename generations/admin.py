@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from billing.exceptions import BillingError
 from config.admin_tools import BigTableAdminMixin, ReadOnlyInline, can_move_money
 from config.task_admin import task_result_link, task_results_with_arg
+from generations import services
 from generations.exceptions import GenerationsError
 from generations.models import (
     Avatar, AvatarPhoto, AvatarStatus, GenerationStatus, ImageGeneration, StyleCategory, StyleSubcategory,
@@ -21,15 +22,6 @@ from generations.models import (
 )
 
 THUMB = mark_safe('style="max-height:64px;max-width:64px;margin:1px;border-radius:4px"')
-
-
-def _generation_service(name: str):
-    """A function of ``generations.services`` looked up at call time (that module is written separately)."""
-    try:
-        from generations import services as generation_services
-    except ImportError:
-        return None
-    return getattr(generation_services, name, None)
 
 
 def _foreign_keys(model) -> tuple[str, ...]:
@@ -54,14 +46,9 @@ def _task_link(obj) -> str:
     return task_result_link(task_results_with_arg(task_prefix="generations.tasks.", value=str(obj.pk)).first())
 
 
-def _apply_service(modeladmin, request, objects, *, service: str, argument: str, done: str) -> None:
-    """Call one service per object; refusals become messages, never a server error."""
-    function = _generation_service(service)
-    if function is None:
-        modeladmin.message_user(request, _("This operation is not available yet (%(name)s).") % {"name": service},
-                                messages.ERROR)
-        return
-    kwargs = {"created_by": f"admin:{request.user.get_username()}"} if service.endswith("_refund") else {}
+def _apply_service(modeladmin, request, objects, *, function, argument: str, done: str, **kwargs) -> None:
+    """Call one service per object; refusals become messages, never a server error. A service's None means
+    nothing was done for that object (e.g. a refund made before, or no charge behind it)."""
     succeeded, skipped, failed = 0, 0, 0
     for obj in objects:
         try:
@@ -82,6 +69,10 @@ def _apply_service(modeladmin, request, objects, *, service: str, argument: str,
                                 messages.WARNING)
     if not (succeeded or skipped or failed):
         modeladmin.message_user(request, _("None of the selected items is in a failed state."), messages.WARNING)
+
+
+def _operator(request) -> str:
+    return f"admin:{request.user.get_username()}"
 
 
 class ServiceWrittenAdmin(admin.ModelAdmin):
@@ -114,16 +105,16 @@ class AvatarPhotoInline(ReadOnlyInline):
 
 @admin.register(Avatar)
 class AvatarAdmin(BigTableAdminMixin, ServiceWrittenAdmin):
-    list_display = ("name", "user", "status", "training_type", "gender", "training_progress", "photos_count",
-                    "is_main", "created_at")
-    list_filter = ("status", "training_type", "gender", "created_at")
+    list_display = ("name", "user", "status", "failure_reason", "training_type", "gender", "training_progress",
+                    "photos_count", "is_main", "created_at")
+    list_filter = ("status", "failure_reason", "training_type", "gender", "created_at")
     list_select_related = ("user",)
     search_fields = ("name", "user__username", "finetune_id", "fal_request_id")
     raw_id_fields = _foreign_keys(Avatar)
     ordering = ("-created_at",)
     inlines = (AvatarPhotoInline,)
     actions = ("refund_failed_training",)
-    readonly_fields = ("training_error", "training_logs", "fal_response_data", "task", "created_at", "updated_at")
+    readonly_fields = ("failure_reason", "training_error", "training_logs", "fal_response_data", "task", "created_at", "updated_at")
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip().lstrip("@")
@@ -138,21 +129,22 @@ class AvatarAdmin(BigTableAdminMixin, ServiceWrittenAdmin):
     @admin.action(description=_("Refund the training of failed avatars"), permissions=["adjust_balance"])
     def refund_failed_training(self, request, queryset):
         failed = queryset.filter(status__in=[AvatarStatus.ERROR, AvatarStatus.CANCELLED])
-        _apply_service(self, request, failed, service="avatar_training_refund", argument="avatar",
-                       done=_("Trainings refunded"))
+        _apply_service(self, request, failed, function=services.avatar_training_refund, argument="avatar",
+                       done=_("Trainings refunded"), created_by=_operator(request))
 
 
 @admin.register(ImageGeneration)
 class ImageGenerationAdmin(BigTableAdminMixin, ServiceWrittenAdmin):
-    list_display = ("created_at", "user", "status", "generation_type", "num_images", "results", "prompt_start")
-    list_filter = ("status", "generation_type", "created_at")
+    list_display = ("created_at", "user", "status", "failure_reason", "generator", "num_images", "results",
+                    "prompt_start", "delivered_at")
+    list_filter = ("status", "failure_reason", "generation_type", "created_at")
     list_select_related = ("user",)
     date_hierarchy = "created_at"
     search_fields = ("original_prompt",)
     raw_id_fields = _foreign_keys(ImageGeneration)
     ordering = ("-created_at",)
     actions = ("retry_failed", "refund_failed")
-    readonly_fields = ("results", "result_urls", "error_message", "task", "prompt_metadata", "created_at",
+    readonly_fields = ("results", "result_urls", "failure_reason", "error_message", "delivered_at", "task", "prompt_metadata", "created_at",
                        "completed_at")
 
     def get_search_results(self, request, queryset, search_term):
@@ -164,6 +156,10 @@ class ImageGenerationAdmin(BigTableAdminMixin, ServiceWrittenAdmin):
     @admin.display(description=_("task"))
     def task(self, generation: ImageGeneration) -> str:
         return _task_link(generation)
+
+    @admin.display(description=_("model"), ordering="generation_type")
+    def generator(self, generation: ImageGeneration) -> str:
+        return services.generation_model_label(generation=generation)
 
     @admin.display(description=_("prompt"))
     def prompt_start(self, generation: ImageGeneration) -> str:
@@ -182,14 +178,14 @@ class ImageGenerationAdmin(BigTableAdminMixin, ServiceWrittenAdmin):
     @admin.action(description=_("Retry failed generations"), permissions=["adjust_balance"])
     def retry_failed(self, request, queryset):
         failed = queryset.filter(status=GenerationStatus.FAILED)
-        _apply_service(self, request, failed, service="generation_retry", argument="generation",
+        _apply_service(self, request, failed, function=services.generation_retry, argument="generation",
                        done=_("Generations restarted"))
 
     @admin.action(description=_("Refund failed generations"), permissions=["adjust_balance"])
     def refund_failed(self, request, queryset):
         failed = queryset.filter(status=GenerationStatus.FAILED)
-        _apply_service(self, request, failed, service="generation_refund", argument="generation",
-                       done=_("Generations refunded"))
+        _apply_service(self, request, failed, function=services.generation_refund, argument="generation",
+                       done=_("Generations refunded"), created_by=_operator(request))
 
 
 class StyleSubcategoryInline(admin.TabularInline):

@@ -11,6 +11,8 @@ class GenerationsConfig(AppConfig):
     verbose_name = _("Avatars and images")
 
     def ready(self):
+        from generations import tasks  # noqa: F401 - connects the job steps the services queue to their tasks
+
         if not settings.FAL_KEY:
             logging.getLogger(__name__).warning(
                 "FAL_KEY is not set: %s",
