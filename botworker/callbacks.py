@@ -52,3 +52,10 @@ class LedgerEntry(CallbackData, prefix="ledger"):
     """One of the user's own ledger entries (the details screen); another user's id is refused."""
 
     entry_id: int
+
+
+class ImagenCb(CallbackData, prefix="imagen"):
+    """Imagen 4 "by description" (no avatar): ``start``, then ``ratio`` with a ratio ("3x4") as ``value``."""
+
+    action: ButtonText
+    value: ButtonText = ""

@@ -17,6 +17,7 @@ FEATURE_ROUTER_MODULES = (
     "botworker.routers.promo",
     "botworker.routers.avatars",
     "botworker.routers.generation",
+    "botworker.routers.imagen",
     "botworker.routers.gallery",
 )
 

@@ -19,8 +19,8 @@ from generations.services.creation import (
 )
 from generations.services.delivery import avatar_training_notify, generation_deliver
 from generations.services.generation import (
-    IN_FLIGHT, generation_complete, generation_delete, generation_fail, generation_model_label, generation_poll, generation_refund,
-    generation_retry, generation_submit, generation_toggle_favorite,
+    IN_FLIGHT, generation_complete, generation_delete, generation_fail, generation_model_label, generation_poll,
+    generation_refund, generation_retry, generation_source_label, generation_submit, generation_toggle_favorite,
 )
 from generations.services.jobs import Kind, Next, Step, job_step_due, provider_outage_report
 from generations.services.photos import EDITABLE_STATUSES, avatar_photo_add, avatar_photo_delete
@@ -38,7 +38,7 @@ __all__ = [
     "avatar_create", "avatar_delete", "avatar_name_clean", "avatar_photo_add", "avatar_photo_delete",
     "avatar_rename", "avatar_set_main", "avatar_training_complete", "avatar_training_fail", "avatar_training_notify",
     "avatar_training_poll", "avatar_training_refund", "avatar_training_start", "avatar_training_submit",
-    "generation_complete", "generation_create", "generation_deliver", "generation_delete", "generation_fail", "generation_model_label",
+    "generation_complete", "generation_create", "generation_deliver", "generation_delete", "generation_fail", "generation_model_label", "generation_source_label",
     "generation_poll", "generation_refund", "generation_regenerate", "generation_retry", "generation_submit",
     "generation_toggle_favorite", "imagen_generation_create", "imagen_prompt_clean", "is_uuid", "job_step_due",
     "jobs_resume_stuck", "provider_outage_report", "provider_webhook_handle", "provider_webhook_receive",

@@ -16,7 +16,7 @@ PROMPT_MIN, PROMPT_MAX = 5, 1000
 ASPECT_RATIOS = tuple(fal.IMAGE_SIZES)
 # Imagen 4 "by description" (upstream-bot.md §7.2): a longer prompt, four aspect ratios.
 IMAGEN4_PROMPT_MIN, IMAGEN4_PROMPT_MAX = 3, 2000
-IMAGEN4_ASPECT_RATIOS = ("1:1", "3:4", "4:3", "16:9")
+IMAGEN4_ASPECT_RATIOS = ("9:16", "1:1", "16:9", "3:4")
 
 
 def _final_prompt(avatar: Avatar, prompt: str, template: StyleTemplate | None) -> str:

@@ -81,6 +81,15 @@ def generation_model_label(*, generation: ImageGeneration) -> str:
     return generator_model(generation).label
 
 
+def generation_source_label(*, generation: ImageGeneration) -> str:
+    """What made the image, as the gallery names it: the avatar, or the model of an avatar-less generation
+    ("Imagen 4"); "—" when the avatar was deleted."""
+    if generation.avatar_id is not None:
+        return generation.avatar.name
+    model = generator_model(generation)
+    return "—" if model.needs_avatar else model.label
+
+
 def full_price(generation: ImageGeneration) -> Decimal:
     return generator_model(generation).price() * Decimal(generation.num_images or 1)
 
