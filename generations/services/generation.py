@@ -29,7 +29,7 @@ from billing.models import TransactionType
 from generations import fal, photos
 from generations.exceptions import InvalidState, PhotoRejected, ProviderError
 from generations.models import FailureReason, GenerationStatus, ImageGeneration
-from generations.services import jobs
+import generations.services.jobs as jobs
 from generations.services.common import owned_generation
 from promocodes import services as promo_services
 

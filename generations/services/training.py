@@ -25,7 +25,7 @@ from billing.models import TransactionType
 from generations import fal
 from generations.exceptions import InvalidState, NotEnoughPhotos
 from generations.models import Avatar, AvatarStatus, AvatarTrainingType, FailureReason, PhotoValidationStatus
-from generations.services import jobs
+import generations.services.jobs as jobs
 from generations.services.avatars import main_avatar_ensure, neutral_trigger
 from generations.services.common import owned_avatar
 from generations.services.webhook_urls import webhook_url

@@ -11,7 +11,7 @@ from django.conf import settings
 from generations import fal_signature
 from generations.exceptions import InvalidInput
 from generations.models import Avatar, ImageGeneration
-from generations.services import jobs
+import generations.services.jobs as jobs
 from generations.services.generation import GENERATION
 from generations.services.training import TRAINING
 
