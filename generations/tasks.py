@@ -84,5 +84,5 @@ def _chain(next_step: Next | None) -> None:
 
 
 @receiver(services.job_step_due, dispatch_uid="generations.tasks.job_step_due")
-def _on_job_step_due(sender, next, **kwargs) -> None:
-    _chain(next)
+def _on_job_step_due(sender, step: Next, **kwargs) -> None:
+    _chain(step)

@@ -36,7 +36,7 @@ from generations.services.webhook_urls import webhook_url
 
 logger = logging.getLogger(__name__)
 
-# Sent on commit with ``next=Next(...)``; ``generations.tasks`` enqueues the matching task.
+# Sent on commit with ``step=Next(...)``; ``generations.tasks`` enqueues the matching task.
 job_step_due = Signal()
 
 # Failure classes that mean our provider account or FAL itself is in trouble, not this one request.
@@ -109,7 +109,7 @@ class JobFailed(Exception):
 
 def job_queue(next_step: Next) -> None:
     """Have the tasks run ``next_step`` once the current transaction commits (at once outside one)."""
-    transaction.on_commit(partial(job_step_due.send, sender=Next, next=next_step))
+    transaction.on_commit(partial(job_step_due.send, sender=Next, step=next_step))
 
 
 def provider_outage_report(*, kind: str, job_id, failure_reason: str, detail: str) -> None:
