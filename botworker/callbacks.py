@@ -84,3 +84,8 @@ class GalleryCb(CallbackData, prefix="gal"):
     action: ButtonText
     index: int = 0
     item: ButtonText = ""
+class ImagenCb(CallbackData, prefix="imagen"):
+    """Imagen 4 "by description" (no avatar): ``start``, then ``ratio`` with a ratio ("3x4") as ``value``."""
+
+    action: ButtonText
+    value: ButtonText = ""

@@ -236,6 +236,8 @@ FAL_TRAINING_POLL_INTERVAL = env.int("FAL_TRAINING_POLL_INTERVAL", default=60)
 FAL_TRAINING_TIMEOUT = env.int("FAL_TRAINING_TIMEOUT", default=3 * 3600)
 FAL_GENERATION_TIMEOUT = env.int("FAL_GENERATION_TIMEOUT", default=15 * 60)
 # A job not checked for this long lost its poll chain (a worker restart): sweep_stuck_jobs resumes it.
+# Transient provider errors (transport, or answers FAL marks retryable) tolerated in a row before a job fails.
+FAL_MAX_TRANSIENT_FAILURES = env.int("FAL_MAX_TRANSIENT_FAILURES", default=10)
 FAL_STUCK_AFTER = env.int("FAL_STUCK_AFTER", default=10 * 60)
 # Training preset (upstream: fast = 1000 steps at 0.0002).
 FAL_TRAINING_STEPS = env.int("FAL_TRAINING_STEPS", default=1000)
@@ -244,6 +246,8 @@ FAL_TRAINING_LEARNING_RATE = env.float("FAL_TRAINING_LEARNING_RATE", default=0.0
 # --- Prices and limits (coins) ------------------------------------------------------------------------------
 AVATAR_CREATION_COST = Decimal(env.str("AVATAR_CREATION_COST", default="150"))
 IMAGE_GENERATION_COST = Decimal(env.str("IMAGE_GENERATION_COST", default="5"))
+# Imagen 4 "by description" (no avatar): the price of one image.
+IMAGEN4_GENERATION_COST = Decimal(env.str("IMAGEN4_GENERATION_COST", default="5"))
 AVATAR_MIN_PHOTOS = env.int("AVATAR_MIN_PHOTOS", default=10)
 AVATAR_MAX_PHOTOS = env.int("AVATAR_MAX_PHOTOS", default=20)
 PHOTO_MAX_SIZE = env.int("PHOTO_MAX_SIZE", default=20 * 1024 * 1024)

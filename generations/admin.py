@@ -46,13 +46,13 @@ def _task_link(obj) -> str:
     return task_result_link(task_results_with_arg(task_prefix="generations.tasks.", value=str(obj.pk)).first())
 
 
-def _apply_service(modeladmin, request, objects, *, service, argument: str, done: str, refund: bool) -> None:
-    """Call the service once per object; refusals become messages, never a server error."""
-    kwargs = {"created_by": f"admin:{request.user.get_username()}"} if refund else {}
+def _apply_service(modeladmin, request, objects, *, function, argument: str, done: str, **kwargs) -> None:
+    """Call one service per object; refusals become messages, never a server error. A service's None means
+    nothing was done for that object (e.g. a refund made before, or no charge behind it)."""
     succeeded, skipped, failed = 0, 0, 0
     for obj in objects:
         try:
-            result = service(**{argument: obj}, **kwargs)
+            result = function(**{argument: obj}, **kwargs)
         except (GenerationsError, BillingError) as exc:
             failed += 1
             modeladmin.message_user(request, f"{obj}: {exc}", messages.ERROR)
@@ -69,6 +69,10 @@ def _apply_service(modeladmin, request, objects, *, service, argument: str, done
                                 messages.WARNING)
     if not (succeeded or skipped or failed):
         modeladmin.message_user(request, _("None of the selected items is in a failed state."), messages.WARNING)
+
+
+def _operator(request) -> str:
+    return f"admin:{request.user.get_username()}"
 
 
 class ServiceWrittenAdmin(TelegramIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
@@ -94,16 +98,16 @@ class AvatarPhotoInline(ReadOnlyInline):
 
 @admin.register(Avatar)
 class AvatarAdmin(BigTableAdminMixin, ServiceWrittenAdmin):
-    list_display = ("name", "user", "status", "training_type", "gender", "training_progress", "photos_count",
-                    "is_main", "created_at")
-    list_filter = ("status", "training_type", "gender", "created_at")
+    list_display = ("name", "user", "status", "failure_reason", "training_type", "gender", "training_progress",
+                    "photos_count", "is_main", "created_at")
+    list_filter = ("status", "failure_reason", "training_type", "gender", "created_at")
     list_select_related = ("user",)
     search_fields = ("name", "user__username", "finetune_id", "fal_request_id")
     raw_id_fields = _foreign_keys(Avatar)
     ordering = ("-created_at",)
     inlines = (AvatarPhotoInline,)
     actions = ("refund_failed_training",)
-    readonly_fields = ("training_error", "training_logs", "fal_response_data", "task", "created_at", "updated_at")
+    readonly_fields = ("failure_reason", "training_error", "training_logs", "fal_response_data", "task", "created_at", "updated_at")
 
     @admin.display(description=_("task"))
     def task(self, avatar: Avatar) -> str:
@@ -112,26 +116,31 @@ class AvatarAdmin(BigTableAdminMixin, ServiceWrittenAdmin):
     @admin.action(description=_("Refund the training of failed avatars"), permissions=["adjust_balance"])
     def refund_failed_training(self, request, queryset):
         failed = queryset.filter(status__in=[AvatarStatus.ERROR, AvatarStatus.CANCELLED])
-        _apply_service(self, request, failed, service=services.avatar_training_refund, argument="avatar",
-                       done=_("Trainings refunded"), refund=True)
+        _apply_service(self, request, failed, function=services.avatar_training_refund, argument="avatar",
+                       done=_("Trainings refunded"), created_by=_operator(request))
 
 
 @admin.register(ImageGeneration)
 class ImageGenerationAdmin(BigTableAdminMixin, ServiceWrittenAdmin):
-    list_display = ("created_at", "user", "status", "generation_type", "num_images", "results", "prompt_start")
-    list_filter = ("status", "generation_type", "created_at")
+    list_display = ("created_at", "user", "status", "failure_reason", "generator", "num_images", "results",
+                    "prompt_start", "delivered_at")
+    list_filter = ("status", "failure_reason", "generation_type", "created_at")
     list_select_related = ("user",)
     date_hierarchy = "created_at"
     search_fields = ("original_prompt",)
     raw_id_fields = _foreign_keys(ImageGeneration)
     ordering = ("-created_at",)
     actions = ("retry_failed", "refund_failed")
-    readonly_fields = ("results", "result_urls", "error_message", "task", "prompt_metadata", "created_at",
+    readonly_fields = ("results", "result_urls", "failure_reason", "error_message", "delivered_at", "task", "prompt_metadata", "created_at",
                        "completed_at")
 
     @admin.display(description=_("task"))
     def task(self, generation: ImageGeneration) -> str:
         return _task_link(generation)
+
+    @admin.display(description=_("model"), ordering="generation_type")
+    def generator(self, generation: ImageGeneration) -> str:
+        return services.generation_model_label(generation=generation)
 
     @admin.display(description=_("prompt"))
     def prompt_start(self, generation: ImageGeneration) -> str:
@@ -150,14 +159,14 @@ class ImageGenerationAdmin(BigTableAdminMixin, ServiceWrittenAdmin):
     @admin.action(description=_("Retry failed generations"), permissions=["adjust_balance"])
     def retry_failed(self, request, queryset):
         failed = queryset.filter(status=GenerationStatus.FAILED)
-        _apply_service(self, request, failed, service=services.generation_retry, argument="generation",
-                       done=_("Generations restarted"), refund=False)
+        _apply_service(self, request, failed, function=services.generation_retry, argument="generation",
+                       done=_("Generations restarted"))
 
     @admin.action(description=_("Refund failed generations"), permissions=["adjust_balance"])
     def refund_failed(self, request, queryset):
         failed = queryset.filter(status=GenerationStatus.FAILED)
-        _apply_service(self, request, failed, service=services.generation_refund, argument="generation",
-                       done=_("Generations refunded"), refund=True)
+        _apply_service(self, request, failed, function=services.generation_refund, argument="generation",
+                       done=_("Generations refunded"), created_by=_operator(request))
 
 
 class StyleSubcategoryInline(admin.TabularInline):

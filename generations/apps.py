@@ -13,6 +13,8 @@ class GenerationsConfig(AppConfig):
     verbose_name = _("Avatars and images")
 
     def ready(self):
+        from generations import tasks  # noqa: F401 - connects the job steps the services queue to their tasks
+
         if not settings.FAL_KEY:
             log_once(  # provider_get says the same on each use: once per process is enough
                 logging.getLogger(__name__), logging.WARNING, "FAL_KEY", "FAL_KEY is not set: %s",

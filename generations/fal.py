@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 PORTRAIT_TRAINER = "fal-ai/flux-lora-portrait-trainer"
 STYLE_TRAINER = "fal-ai/flux-lora-fast-training"
 LORA_GENERATOR = "fal-ai/flux-lora"
+IMAGEN4_GENERATOR = "fal-ai/imagen4/preview"
+IMAGE_GENERATORS = (LORA_GENERATOR, IMAGEN4_GENERATOR)
 LORA_SCALE = 1.15
 
 # FLUX LoRA has no aspect_ratio field: each ratio maps to an image_size preset (fal-protocol.md).
@@ -64,10 +66,16 @@ class Status:
     status: str  # IN_QUEUE | IN_PROGRESS | COMPLETED
     queue_position: int | None = None
     logs: tuple[str, ...] = ()
+    error: str | None = None  # FAL has no FAILED state: a failed request is COMPLETED with an error
+    error_type: str | None = None
 
     @property
     def done(self) -> bool:
         return self.status == COMPLETED
+
+    @property
+    def failed(self) -> bool:
+        return self.done and bool(self.error or self.error_type)
 
 
 def app_id(endpoint: str) -> str:
@@ -104,7 +112,10 @@ class FalClient:
             raise ProviderTransientError(f"unexpected status answer: {str(body)[:200]}")
         logs = tuple(str(item.get("message", "")) for item in (body.get("logs") or []) if isinstance(item, dict))
         position = body.get("queue_position")
-        return Status(status=status, queue_position=position if isinstance(position, int) else None, logs=logs)
+        error, error_type = body.get("error"), body.get("error_type")
+        return Status(status=status, queue_position=position if isinstance(position, int) else None, logs=logs,
+                      error=_redact(str(error), (self.key,))[:500] if error else None,
+                      error_type=str(error_type)[:100] if error_type else None)
 
     def result(self, endpoint: str, request_id: str) -> dict:
         body = self._json("GET", self._request_url(endpoint, request_id))
@@ -242,9 +253,21 @@ def _http_error(status: int, body: bytes, headers, *, secrets=()) -> ProviderErr
                       secrets)
     if status == 400 and isinstance(detail, str) and "in progress" in detail.lower():
         return ProviderNotReady(message, status=status)
-    if status in (408, 409, 429) or status >= 500 or headers.get("X-Fal-Retryable") == "true":
+    if _retryable(status, headers, error_type):
         return ProviderTransientError(message, status=status, error_type=error_type)
     return ProviderRejected(message, status=status, error_type=error_type)
+
+
+def _retryable(status: int, headers, error_type: str | None) -> bool:
+    """What FAL (or the way to it) says may pass later: an explicit ``X-Fal-Retryable: true``, a timeout, a
+    conflict, rate limiting, or a 5xx that is not FAL's own answer (a proxy or gateway: no ``X-Fal-Error-Type``).
+    FAL's own error answers (422 validation or content policy, a 500 app error with an error type) are final."""
+    flag = str(headers.get("X-Fal-Retryable") or "").lower()
+    if flag in ("true", "false"):
+        return flag == "true"
+    if status in (408, 409, 429):
+        return True
+    return status >= 500 and not error_type
 
 
 def _redact(text: str, secrets) -> str:
@@ -265,7 +288,7 @@ class LocalDevBackend:
     SCHEME = "dev-placeholder://"
 
     def submit(self, endpoint: str, arguments: dict, *, webhook_url: str | None = None) -> Submitted:
-        size = arguments.get("image_size", "square_hd")
+        size = arguments.get("image_size") or IMAGE_SIZES.get(arguments.get("aspect_ratio"), "square_hd")
         width, height = PRESET_PIXELS.get(size, (1024, 1024)) if isinstance(size, str) else (512, 512)
         request = {"endpoint": endpoint, "n": int(arguments.get("num_images") or 1), "w": width // 2, "h": height // 2}
         return Submitted(request_id=f"dev-{uuid.uuid4().hex}:{json.dumps(request)}", endpoint=endpoint)
@@ -275,7 +298,7 @@ class LocalDevBackend:
 
     def result(self, endpoint: str, request_id: str) -> dict:
         job = json.loads(request_id.split(":", 1)[1]) if ":" in request_id else {"n": 1, "w": 512, "h": 512}
-        if app_id(endpoint) == app_id(LORA_GENERATOR):
+        if endpoint in IMAGE_GENERATORS:
             images = [{"url": f"{self.SCHEME}{job['w']}x{job['h']}/{i + 1}", "width": job["w"], "height": job["h"],
                        "content_type": "image/png"} for i in range(job["n"])]
             return {"images": images, "has_nsfw_concepts": [False] * job["n"], "seed": 0}

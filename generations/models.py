@@ -62,6 +62,30 @@ class GenerationStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+class FailureReason(models.TextChoices):
+    """Why a provider job failed, as the user is told and the admin shows (issue 17)."""
+
+    CONTENT_POLICY = "content_policy", _("Content policy")
+    BAD_INPUT = "bad_input", _("Bad photos or input")
+    PROVIDER_ACCOUNT = "provider_account", _("Provider key or account problem")
+    PROVIDER_ERROR = "provider_error", _("Provider error")
+    TIMEOUT = "timeout", _("Timed out")
+    INTERNAL = "internal", _("Our error")
+
+
+def _failure_reason_field():
+    return models.CharField(_("failure reason"), max_length=32, choices=FailureReason.choices, null=True,
+                            blank=True)
+
+
+def _provider_failures_field():
+    return models.IntegerField(
+        _("provider failures in a row"), default=0,
+        help_text=_("Transient provider errors since the last good answer; past FAL_MAX_TRANSIENT_FAILURES the job "
+                    "fails and is refunded."),
+    )
+
+
 class Avatar(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="avatars", verbose_name=_("user"))
@@ -127,6 +151,9 @@ class Avatar(models.Model):
         verbose_name=_("charge"),
     )
     notified_at = models.DateTimeField(_("user notified"), null=True, blank=True)
+    # Added by this project (migration 0009): why a training failed, and the transient errors counted.
+    failure_reason = _failure_reason_field()
+    provider_failures = _provider_failures_field()
 
     class Meta:
         db_table = "avatars"
@@ -297,6 +324,11 @@ class ImageGeneration(models.Model):
     # Added by this project (migration 0005): the bot's one-time token of the request, so a double tap on the
     # image-count button creates (and charges) one generation.
     request_token = models.CharField(max_length=32, null=True, blank=True, unique=True, editable=False)
+    # Added by this project (migration 0009): why it failed, the transient errors counted, and the claim of its
+    # delivery (``delivered_at`` is set only once Telegram accepted the album or the notice).
+    failure_reason = _failure_reason_field()
+    provider_failures = _provider_failures_field()
+    delivery_claimed_at = models.DateTimeField(_("delivery started"), null=True, blank=True)
 
     class Meta:
         db_table = "image_generations"

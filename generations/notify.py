@@ -1,4 +1,5 @@
-"""Telegram messages sent from background tasks (training finished, images ready, refunds).
+"""Telegram messages sent from background tasks (training finished, images ready, refunds): their texts, in the
+recipient's language, and the Bot API calls.
 
 Tasks run in the worker, not in the bot: they must not import ``botworker`` (arrows point botworker ->
 generations), so they make the few Bot API calls through the plain HTTP client ``accounts.telegram``. Buttons carry callback data in the bot's packed format, taken from ``CALLBACKS``
@@ -7,10 +8,16 @@ generations), so they make the few Bot API calls through the plain HTTP client `
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 
+from django.utils import translation
+from django.utils.translation import gettext as _
+
 from accounts import telegram
+from accounts.languages import language_for
+from generations.models import FailureReason
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +36,59 @@ class DeliveryFailed(Exception):
     def __init__(self, message: str, *, permanent: bool = False):
         self.permanent = permanent
         super().__init__(message)
+
+
+def _failure_text(failure_reason: str | None, *, training: bool) -> str:
+    """Why it failed, in a sentence the user can act on (the reason class of the provider's answer)."""
+    if failure_reason == FailureReason.CONTENT_POLICY:
+        return _("Причина: запрос нарушает правила содержания провайдера. Попробуйте изменить описание.")
+    if failure_reason == FailureReason.BAD_INPUT:
+        return (_("Причина: провайдер не смог использовать фотографии. Загрузите другие, чёткие фото.") if training
+                else _("Причина: провайдер отклонил параметры запроса."))
+    if failure_reason == FailureReason.TIMEOUT:
+        return _("Причина: провайдер не успел выполнить задачу.")
+    return _("Причина: ошибка на стороне провайдера. Попробуйте позже.")
+
+
+def training_notice_send(*, chat_id: int, language_code: str | None, name: str, ready: bool,
+                         failure_reason: str | None = None) -> None:
+    """The end of a training: ready, or failed (why, and that the coins are back). ``DeliveryFailed``."""
+    name = html.escape(name)  # the text is HTML: "<3 Anna" must not make Telegram refuse it
+    # The recipient reads the notice in their own language (the worker has no request to take it from).
+    with translation.override(language_for(language_code)):
+        if ready:
+            text = _("🎉 Ваш аватар «%(name)s» готов! Теперь можно создавать изображения.") % {"name": name}
+            markup = keyboard([(_("🎨 Создать изображение"), "generate")], [(_("🎭 Мои аватары"), "avatar_list")])
+        else:
+            text = _("😔 Не удалось обучить аватар «%(name)s». Монеты за обучение возвращены на баланс.") % {
+                "name": name}
+            text += "\n" + _failure_text(failure_reason, training=True)
+            markup = keyboard([(_("🎭 Мои аватары"), "avatar_list")])
+    send_message(chat_id=chat_id, text=text, reply_markup=markup)
+
+
+def generation_album_send(*, chat_id: int, language_code: str | None, images: list[tuple[str, bytes]],
+                          label: str = "") -> None:
+    """The images as albums (``label`` names a model other than the avatar's), then (a follow-up that may be lost) where to find them. ``DeliveryFailed`` when
+    the first album was not accepted."""
+    with translation.override(language_for(language_code)):
+        caption = _("✨ Изображения готовы!") + (f" {html.escape(label)}" if label else "")
+        send_albums(chat_id=chat_id, images=images, caption=caption)
+        followup = {"text": _("Изображения сохранены в галерее."),
+                    "reply_markup": keyboard([(_("🎨 Ещё"), "generate"), (_("🖼 Галерея"), "gallery")])}
+    try:
+        send_message(chat_id=chat_id, **followup)
+    except DeliveryFailed as exc:  # losing it must not re-send the album
+        logger.info("follow-up message not delivered: %s", exc)
+
+
+def generation_failure_send(*, chat_id: int, language_code: str | None, failure_reason: str | None) -> None:
+    """A generation failed: why, and that the coins are back. ``DeliveryFailed``."""
+    with translation.override(language_for(language_code)):
+        text = _("😔 Не удалось создать изображение. 💰 Ваш баланс восстановлен.") + "\n" + _failure_text(
+            failure_reason, training=False)
+        markup = keyboard([(_("🎨 Попробовать снова"), "generate")])
+    send_message(chat_id=chat_id, text=text, reply_markup=markup)
 
 
 def keyboard(*rows: list[tuple[str, str]]) -> dict:

@@ -10,7 +10,7 @@ from generations.models import (
     Avatar, AvatarPhoto, AvatarStatus, GenerationStatus, ImageGeneration, PhotoValidationStatus, StyleCategory,
     StyleSubcategory, StyleTemplate,
 )
-from generations.services import _is_uuid
+from generations.services.common import is_uuid
 
 
 def _user_id(user):
@@ -23,7 +23,7 @@ def avatar_list(*, user) -> list[Avatar]:
 
 
 def avatar_get(*, user, avatar_id) -> Avatar:
-    avatar = Avatar.objects.filter(pk=avatar_id, user_id=_user_id(user)).first() if _is_uuid(avatar_id) else None
+    avatar = Avatar.objects.filter(pk=avatar_id, user_id=_user_id(user)).first() if is_uuid(avatar_id) else None
     if avatar is None:
         raise NotFound("avatar")
     return avatar
@@ -84,7 +84,7 @@ def gallery_page(*, user, index: int) -> tuple[ImageGeneration | None, int]:
 
 def generation_get(*, user, generation_id) -> ImageGeneration:
     generation = ImageGeneration.objects.filter(
-        pk=generation_id, user_id=_user_id(user), is_saved=True).first() if _is_uuid(generation_id) else None
+        pk=generation_id, user_id=_user_id(user), is_saved=True).first() if is_uuid(generation_id) else None
     if generation is None:
         raise NotFound("generation")
     return generation

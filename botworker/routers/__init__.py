@@ -9,7 +9,7 @@ each other (``tests/botworker/test_layout.py``).
 
 from aiogram import Router
 
-from botworker.routers import avatars, balance, fallback, gallery, generation, payments, promo, refunds, start
+from botworker.routers import avatars, balance, fallback, gallery, generation, imagen, payments, promo, refunds, start
 
 FEATURE_ROUTERS = (
     start.router,
@@ -19,6 +19,7 @@ FEATURE_ROUTERS = (
     promo.router,
     avatars.router,
     generation.router,
+    imagen.router,
     gallery.router,
 )
 

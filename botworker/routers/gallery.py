@@ -52,7 +52,7 @@ async def show(callback: CallbackQuery, db_user: User, index: int = 0, toast: st
     index %= total
     item = generation.pk.hex
     caption = _("🖼 Изображение {n} из {total}\nАватар: {avatar}\nФормат: {ratio}\n{when}").format(
-        n=index + 1, total=total, avatar=escape(generation.avatar.name) if generation.avatar else "—",
+        n=index + 1, total=total, avatar=escape(services.generation_source_label(generation=generation)),
         ratio=generation.aspect_ratio or "—",
         when=timezone.localtime(generation.created_at).strftime("%d.%m.%Y %H:%M"))
     if generation.is_favorite:

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_noop
 from accounts.models import User
 from billing.selectors import balance_get
 from botworker import generation_requests
-from botworker.callbacks import AvatarCb, GenCb, Menu, MenuSection
+from botworker.callbacks import AvatarCb, GenCb, ImagenCb, Menu, MenuSection
 from botworker.keyboards import coins, main_menu_button, top_up_button
 from botworker.orm import db
 from generations import selectors, services
@@ -50,6 +50,11 @@ def _button(text: str, action: str, value: str = "") -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=GenCb(action=action, value=value).pack())
 
 
+def _imagen_button() -> InlineKeyboardButton:
+    """Imagen 4 "by description" (``botworker.routers.imagen``): no avatar needed."""
+    return InlineKeyboardButton(text=_("📝 По описанию"), callback_data=ImagenCb(action="start").pack())
+
+
 def _avatars_button() -> InlineKeyboardButton:
     return InlineKeyboardButton(text=_("🎭 Мои аватары"), callback_data=AvatarCb(action="list").pack())
 
@@ -79,7 +84,8 @@ async def _show_start(callback: CallbackQuery, state: FSMContext, db_user: User,
     if avatar is None:
         await callback.message.answer(
             _("🎭 Чтобы создавать фото, сначала обучите аватар — это займёт 15–30 минут."),
-            reply_markup=InlineKeyboardMarkup(inline_keyboard=[[_avatars_button()], [main_menu_button()]]))
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=[[_avatars_button()], [_imagen_button()],
+                                                               [main_menu_button()]]))
         return
     await state.update_data(avatar_id=avatar.pk.hex, template_id=None, prompt=None, ratio=None)
     balance = await db(balance_get, user=db_user)
@@ -98,7 +104,7 @@ async def _show_start(callback: CallbackQuery, state: FSMContext, db_user: User,
         rows.append([top_up_button()])
     if len(avatars) > 1:
         rows.append([_button(_("🔄 Другой аватар"), "avatars")])
-    rows.append([main_menu_button()])
+    rows += [[_imagen_button()], [main_menu_button()]]
     await callback.message.answer(text, reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 
 

@@ -125,3 +125,26 @@ def test_avatar_page_shows_photo_thumbnails(admin_client, make_user):
     response = admin_client.get(reverse("admin:generations_avatar_change", args=[avatar.pk]))
     assert response.status_code == 200
     assert response.content.count(b'<img src="/media/avatar-photos/2026/11/one.jpg"') == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("refund", ["generation", "avatar"])
+def test_a_refund_action_reports_only_the_refunds_it_made_now(admin_client, funded, refund):
+    """Issue 16: a row refunded before (by the failing job itself) is "nothing to do", not "refunded: 1"."""
+    user = funded
+    if refund == "generation":
+        row = ImageGeneration.objects.create(user=user, original_prompt="p", final_prompt="p",
+                                             status=GenerationStatus.FAILED)
+        ImageGeneration.objects.filter(pk=row.pk).update(charge=_charge(user, generation_id=row.pk))
+        url, action = GENERATIONS, "refund_failed"
+    else:
+        row = Avatar.objects.create(user=user, name="me", gender="male", status=AvatarStatus.ERROR)
+        Avatar.objects.filter(pk=row.pk).update(charge=_charge(user, avatar_id=row.pk))
+        url, action = AVATARS, "refund_failed_training"
+    data = {"action": action, "_selected_action": [str(row.pk)]}
+    admin_client.post(url, data)
+    again = admin_client.post(url, data)
+    # The messages of both requests (the first one's redirect was not followed): one success, then "nothing to do".
+    assert [level for level, _text in _messages(again)] == ["success", "warning"]
+    assert balance_get(user=user) == Decimal("10") and Transaction.objects.filter(
+        type=TransactionType.REFUND).count() == 1

@@ -12,7 +12,7 @@ from billing.selectors import balance_get
 from generations import fal, services
 from generations.exceptions import ProviderRejected
 from generations.fal_download import DownloadPolicy
-from generations.models import GenerationStatus
+from generations.models import GenerationStatus, ImageGeneration
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -179,3 +179,25 @@ def image(seed: int) -> bytes:
     from tests.generations.conftest import image_bytes
 
     return image_bytes(seed, size=(32, 32))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("status, released", [(400, False), (500, True)])
+def test_delivered_is_set_only_when_telegram_accepted_the_album(funded_user, ready_avatar, fake_fal, bot_api,
+                                                                status, released):
+    """Issue 16: Telegram answering an error leaves "delivered" empty; a retryable error releases the claim so
+    the sweep tries again, a final one does not (the album would be refused again)."""
+    user = funded_user("100")
+    fake_fal.script(queued=0, running=0)
+    bot_api.fail("sendMediaGroup", status, "Bad Request: chat not found" if status == 400 else "Internal Server Error",
+                 times=5)
+    generation = services.generation_create(user=user, avatar_id=ready_avatar(user).pk, aspect_ratio="1:1",
+                                            num_images=2, prompt="у моря")
+    services.generation_poll(generation_id=generation.pk)
+    generation.refresh_from_db()
+    assert generation.status == GenerationStatus.COMPLETED and bot_api.calls_of("sendMediaGroup")
+    assert generation.delivered_at is None
+    assert (generation.delivery_claimed_at is None) is released
+    if released:
+        services.generation_deliver(generation_id=generation.pk)
+        assert ImageGeneration.objects.get(pk=generation.pk).delivered_at is None

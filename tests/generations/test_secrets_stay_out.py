@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 
 from billing.selectors import balance_get
@@ -97,16 +99,19 @@ def test_the_migration_rewrites_the_secret_out_of_rows_stored_by_earlier_version
     """Earlier versions stored the secret path in avatars.webhook_url and the submit URL (its ?fal_webhook=...)
     in error texts; migration 0006 leaves the derived path and texts without the query."""
     call_command("migrate", "generations", "0005", verbosity=0)
+    # The rows as that version stored them: its models (later migrations add columns these lack).
+    old = MigrationExecutor(connection).loader.project_state(("generations", "0005_generation_request_token")).apps
     user = make_user()
     submit = ("POST https://queue.fal.run/fal-ai/flux-lora?fal_webhook=https%3A%2F%2Fbot.example%2Ffal%2Fwebhook%2F"
               f"{SECRET}%2F: timed out")
-    avatar = Avatar.objects.create(user=user, name="Аня", gender="female", status=AvatarStatus.ERROR,
-                                   webhook_url=f"https://bot.example/fal/webhook/{SECRET}/", training_error=submit)
-    generation = ImageGeneration.objects.create(user=user, original_prompt="x", final_prompt="x",
-                                                status=GenerationStatus.FAILED, error_message=submit)
+    avatar = old.get_model("generations", "Avatar").objects.create(
+        user_id=user.pk, name="Аня", gender="female", status=AvatarStatus.ERROR,
+        webhook_url=f"https://bot.example/fal/webhook/{SECRET}/", training_error=submit)
+    generation = old.get_model("generations", "ImageGeneration").objects.create(
+        user_id=user.pk, original_prompt="x", final_prompt="x", status=GenerationStatus.FAILED, error_message=submit)
     call_command("migrate", "generations", verbosity=0)
-    avatar.refresh_from_db()
-    generation.refresh_from_db()
+    avatar = Avatar.objects.get(pk=avatar.pk)
+    generation = ImageGeneration.objects.get(pk=generation.pk)
     assert avatar.webhook_url == f"https://bot.example/fal/webhook/{services.webhook_path_token(SECRET)}/"
     expected = "POST https://queue.fal.run/fal-ai/flux-lora: timed out"
     assert avatar.training_error == expected and generation.error_message == expected

@@ -45,7 +45,8 @@ pytestmark = pytest.mark.django_db
 RU_PO = Path(settings.BASE_DIR) / "locale" / "ru" / "LC_MESSAGES" / "django.po"
 DB_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 # Names, codes and abbreviations that Russian pages keep in Latin letters.
-LATIN_KEPT = {"Telegram", "Premium", "LoRA", "FAL", "HTML", "CSV", "URL", "UTC", "ID", "id", "Aisha", "N", "XTR"}
+LATIN_KEPT = {"Telegram", "Premium", "LoRA", "FAL", "HTML", "CSV", "URL", "UTC", "ID", "id", "Aisha", "N", "XTR",
+              "FLUX", "Imagen"}  # the generator models' names
 # The test data's own Latin words: an operator login, users' language codes, a style the seeded catalogue names in
 # English (the catalogue's keys are added by data_words()).
 DATA_WORDS = {"operator", "ru", "en", "Smart", "casual", "message"}  # "message": a Telegram update type

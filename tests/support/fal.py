@@ -3,8 +3,11 @@
 ``FAL_CDN_URL`` at ``fake.base_url``.
 
 Each submitted request follows a script: ``queued`` status calls answer IN_QUEUE, then ``running`` calls
-IN_PROGRESS, then COMPLETED. Its outcome is ``ok`` (a real output), ``error`` (COMPLETED, then a 422 result,
-as FAL reports failures), ``malformed`` (200 with output lacking the files), or ``hang`` (never completes).
+IN_PROGRESS, then COMPLETED. Its outcome is ``ok`` (a real output), ``error`` (COMPLETED, then an error result,
+as FAL reports failures: 422 content policy unless ``error_status``/``error_type``/``retryable`` say otherwise),
+``status_error`` (the COMPLETED status itself carries ``error``/``error_type``, the result is the error too),
+``malformed`` (200 with output lacking the files), or ``hang`` (never completes). Imagen 4's input is validated
+as FAL validates it: a request with unknown or missing fields or a bad aspect ratio ends in a 422 result.
 ``fail(path_part, status, times)`` injects HTTP errors (429, 500...) into any route. A script may also ask for
 ``images=N`` result URLs whatever ``num_images`` was, or name its own ``image_urls``; ``serve(name, ...)`` answers
 ``/files/<name>`` with anything (an HTML page, a redirect), for the download checks.
@@ -50,6 +53,7 @@ class Job:
     webhook: str | None
     images: int | None = None
     image_urls: list[str] | None = None
+    error: ErrorAnswer | None = None
     status_calls: int = 0
     result_calls: int = 0
     cancelled: bool = False
@@ -60,12 +64,31 @@ class Job:
 
 
 @dataclass
+class ErrorAnswer:
+    """How a failed request's result answers (fal-protocol.md "Errors")."""
+
+    status: int = 422
+    error_type: str = "content_policy_violation"
+    retryable: bool | None = None  # X-Fal-Retryable, when FAL sends it
+    detail: object = None  # the body's detail; a content policy violation on the prompt by default
+
+    def response(self) -> web.Response:
+        headers = {"X-Fal-Error-Type": self.error_type}
+        if self.retryable is not None:
+            headers["X-Fal-Retryable"] = "true" if self.retryable else "false"
+        detail = self.detail if self.detail is not None else _error_detail(self.error_type)["detail"]
+        body = {"detail": detail} if self.status == 422 else {"detail": detail, "error_type": self.error_type}
+        return web.json_response(body, status=self.status, headers=headers)
+
+
+@dataclass
 class Script:
     outcome: str = "ok"
     queued: int = 1
     running: int = 1
     images: int | None = None
     image_urls: list[str] | None = None
+    error: ErrorAnswer | None = None
 
 
 @dataclass
@@ -105,10 +128,14 @@ class FakeFal(ThreadedServer):
 
     # --- what tests do --------------------------------------------------------------------------------------
     def script(self, *, outcome: str = "ok", queued: int = 1, running: int = 1, images: int | None = None,
-               image_urls: list[str] | None = None) -> None:
-        """The script of the next submitted request (then the default again)."""
+               image_urls: list[str] | None = None, error_status: int = 422,
+               error_type: str = "content_policy_violation", retryable: bool | None = None,
+               detail: object = None) -> None:
+        """The script of the next submitted request (then the default again); ``error_*`` shape the error result
+        of the ``error`` and ``status_error`` outcomes."""
         with self._lock:
-            self._scripts.append(Script(outcome, queued, running, images, image_urls))
+            self._scripts.append(Script(outcome, queued, running, images, image_urls,
+                                        ErrorAnswer(error_status, error_type, retryable, detail)))
 
     def serve(self, name: str, body: bytes = b"", *, status: int = 200, headers: dict | None = None) -> str:
         """Answer ``GET /files/<name>`` with this; returns its URL."""
@@ -160,9 +187,10 @@ class FakeFal(ThreadedServer):
     def webhook_body(self, request_id: str) -> dict:
         """What FAL would POST to the webhook for this request, as if it had ended now."""
         job = self.jobs[request_id]
-        if job.outcome == "error":
+        if job.outcome in ("error", "status_error"):
+            answer = job.error or ErrorAnswer()
             return {"request_id": request_id, "gateway_request_id": request_id, "status": "ERROR",
-                    "error": "Invalid status code: 422", "payload": _error_detail()}
+                    "error": f"Invalid status code: {answer.status}", "payload": _error_detail(answer.error_type)}
         return {"request_id": request_id, "gateway_request_id": request_id, "status": "OK",
                 "payload": self._output(job), "error": None}
 
@@ -213,8 +241,11 @@ class FakeFal(ThreadedServer):
         with self._lock:
             script = self._scripts.pop(0) if self._scripts else self.default
             request_id = f"req-{next(self._ids)}-{int(time.time() * 1000) % 100000}"
-            self.jobs[request_id] = Job(request_id, endpoint, arguments, script.outcome, script.queued,
-                                        script.running, webhook, script.images, script.image_urls)
+            outcome, error = script.outcome, script.error
+            if (problems := _input_problems(endpoint, arguments)) and outcome in ("ok", "malformed"):
+                outcome, error = "error", ErrorAnswer(422, "validation_error", None, problems)
+            self.jobs[request_id] = Job(request_id, endpoint, arguments, outcome, script.queued,
+                                        script.running, webhook, script.images, script.image_urls, error)
         app = "/".join(endpoint.split("/")[:2])
         base = f"{self.base_url}/{app}/requests/{request_id}"
         return web.json_response({"status": "IN_QUEUE", "request_id": request_id, "gateway_request_id": request_id,
@@ -236,9 +267,8 @@ class FakeFal(ThreadedServer):
             job.result_calls += 1
             if self._state(job) != "COMPLETED":
                 return web.json_response({"detail": "Request is still in progress"}, status=400)
-            if job.outcome == "error":
-                return web.json_response(_error_detail(), status=422,
-                                         headers={"X-Fal-Error-Type": "content_policy_violation"})
+            if job.outcome in ("error", "status_error"):
+                return (job.error or ErrorAnswer()).response()
             return web.json_response(self._output(job))
         return web.json_response({"detail": "Not Found"}, status=404)
 
@@ -262,19 +292,24 @@ class FakeFal(ThreadedServer):
         if state == "IN_PROGRESS":
             logs = [{"message": "step 500/1000", "level": "INFO", "source": "user", "timestamp": "t"}]
             return web.json_response({"status": state, "logs": logs, "request_id": job.request_id}, status=202)
-        return web.json_response({"status": "COMPLETED", "logs": None, "metrics": {"inference_time": 1.0},
-                                  "request_id": job.request_id})
+        body = {"status": "COMPLETED", "logs": None, "metrics": {"inference_time": 1.0}, "request_id": job.request_id}
+        if job.outcome == "status_error":
+            answer = job.error or ErrorAnswer()
+            body.update(error=f"Invalid status code: {answer.status}", error_type=answer.error_type)
+        return web.json_response(body)
 
     def _output(self, job: Job) -> dict:
         if job.outcome == "malformed":
             return {"images": [], "unexpected": True} if "flux-lora" == job.app.split("/")[1] else {"oops": 1}
-        if job.app == "fal-ai/flux-lora":
+        if job.app == "fal-ai/flux-lora" or job.endpoint == IMAGEN4:
             urls = list(job.image_urls or [])
             for number in range(0 if job.image_urls else job.images or int(job.arguments.get("num_images") or 1)):
                 name = f"{job.request_id}-{number + 1}.jpg"
                 self.uploads.setdefault(name, _jpeg(64, 64, number))
                 urls.append(f"{self.base_url}/files/{name}")
             images = [{"url": url, "width": 64, "height": 64, "content_type": "image/jpeg"} for url in urls]
+            if job.endpoint == IMAGEN4:
+                return {"images": images, "seed": 42}
             return {"images": images, "seed": 42, "has_nsfw_concepts": [False] * len(images),
                     "prompt": job.arguments.get("prompt")}
         return {"diffusers_lora_file": {"url": f"{self.base_url}/files/{job.request_id}.safetensors",
@@ -282,9 +317,36 @@ class FakeFal(ThreadedServer):
                 "config_file": {"url": f"{self.base_url}/files/{job.request_id}.json"}}
 
 
-def _error_detail() -> dict:
-    return {"detail": [{"loc": ["body", "prompt"], "msg": "content policy violation",
-                        "type": "content_policy_violation"}]}
+def _error_detail(error_type: str = "content_policy_violation") -> dict:
+    return {"detail": [{"loc": ["body", "prompt"], "msg": error_type.replace("_", " "), "type": error_type}]}
+
+
+IMAGEN4 = "fal-ai/imagen4/preview"
+# Imagen 4's input schema (fal-protocol.md "Models"): field -> (required, check).
+IMAGEN4_SCHEMA = {
+    "prompt": (True, lambda v: isinstance(v, str) and v.strip() != ""),
+    "aspect_ratio": (False, lambda v: v in ("1:1", "16:9", "9:16", "3:4", "4:3")),
+    "num_images": (False, lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 4),
+    "negative_prompt": (False, lambda v: isinstance(v, str)),
+    "seed": (False, lambda v: isinstance(v, int) and not isinstance(v, bool)),
+}
+
+
+def _input_problems(endpoint: str, arguments) -> list[dict]:
+    """FAL's 422 ``detail`` for input that breaks the model's schema (only Imagen 4's is checked here)."""
+    if endpoint != IMAGEN4:
+        return []
+    if not isinstance(arguments, dict):
+        return [{"loc": ["body"], "msg": "Input should be an object", "type": "model_attributes_type"}]
+    problems = [{"loc": ["body", name], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}
+                for name in arguments if name not in IMAGEN4_SCHEMA]
+    for name, (required, check) in IMAGEN4_SCHEMA.items():
+        if name not in arguments:
+            if required:
+                problems.append({"loc": ["body", name], "msg": "Field required", "type": "missing"})
+        elif not check(arguments[name]):
+            problems.append({"loc": ["body", name], "msg": "Invalid value", "type": "value_error"})
+    return problems
 
 
 def _jwk(key: Ed25519PrivateKey) -> dict:
