@@ -27,8 +27,10 @@ from django.conf import settings
 from django.db import models, transaction
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from billing.exceptions import ChargeMismatch
+from common.alerts import operator_alert
 from generations import fal
 from generations.exceptions import ProviderError
 from generations.models import FailureReason
@@ -113,9 +115,14 @@ def job_queue(next_step: Next) -> None:
 
 
 def provider_outage_report(*, kind: str, job_id, failure_reason: str, detail: str) -> None:
-    """Called when a provider or key problem fails a job: our FAL account or FAL itself needs an operator.
-    For now a warning in the log (no secrets: ``detail`` is the redacted error text)."""
+    """Called when a provider or key problem fails a job: our FAL account or FAL itself needs an operator. A
+    warning in the log and an operator alert, one per problem class within the alerts' window (no secrets:
+    ``detail`` is the redacted error text)."""
     logger.warning("FAL provider problem (%s) failed %s %s: %s", failure_reason, kind, job_id, detail[:300])
+    operator_alert(key=f"fal-outage:{failure_reason}", text=gettext(
+        "⚠️ FAL: задания проваливаются по вине провайдера или ключа (%(reason)s), монеты возвращены. "
+        "Последнее: %(kind)s %(job)s — %(detail)s") % {
+        "reason": FailureReason(failure_reason).label, "kind": kind, "job": job_id, "detail": detail[:200]})
 
 
 def failure_class(*, status: int | None = None, error_type: str | None = None) -> str:

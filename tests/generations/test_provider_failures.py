@@ -155,3 +155,21 @@ def test_a_webhook_reporting_an_error_fails_with_its_reason(funded_user, ready_a
     services.provider_webhook_handle(body=fake_fal.webhook_body(generation.provider_request_id))
     generation.refresh_from_db()
     assert_failed_now(generation, user, bot_api, FailureReason.CONTENT_POLICY, "правила содержания")
+
+
+def test_a_key_problem_alerts_the_operators_once_per_problem_class(funded_user, ready_avatar, fake_fal, bot_api,
+                                                                   settings, django_capture_on_commit_callbacks):
+    settings.ADMIN_IDS = [5001]
+    settings.OPERATOR_ALERTS_ENABLED = True
+    settings.OPERATOR_ALERTS_DEDUP_SECONDS = 3600
+    user = funded_user("100")
+    avatar = ready_avatar(user)
+    first = start_generation(user, avatar)
+    second = services.generation_create(user=user, avatar_id=avatar.pk, aspect_ratio="1:1", num_images=2,
+                                        prompt="в лесу")
+    fake_fal.fail("/status", 401, body={"detail": "Invalid key"})
+    with django_capture_on_commit_callbacks(execute=True):
+        poll_once(first)
+        poll_once(second)
+    alerts = notices(bot_api, 5001)
+    assert len(alerts) == 1 and "FAL" in alerts[0] and "Invalid key" in alerts[0]
