@@ -44,8 +44,7 @@ def chromium_context(*, width: int = 1280, height: int = 900, locale: str = "ru-
     """A browser context that asks for ``locale`` (the operator's Accept-Language)."""
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
-        # --lang: the browser's own texts (a file input's "Choose File") in the operator's language too.
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*ARGS, f"--lang={locale}"], headless=True)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
         context.set_default_timeout(15_000)
         try:
