@@ -2,7 +2,7 @@
 Telegram, and "Send a message" (one message through the bot, as a task).
 
 Other apps add their parts of a user's page from above (balance and ledger from ``billing``, avatars and
-generations from ``generations``, promo code activations from ``promocodes``; ``config.user_admin`` puts them
+generations from ``generations``, promo code activations from ``promocodes``; ``backoffice.user_admin`` puts them
 together), so this app imports none of them.
 """
 

@@ -1,6 +1,6 @@
 """The balance parts of the users' admin, kept with the money: a balance column and filter, the latest ledger
 entries on a user's page, and "Adjust balance" (for the selected users from the list, or for one user from their
-page, which it returns to). ``config.user_admin`` mixes ``BalanceUserAdminMixin`` into ``accounts.admin.UserAdmin``.
+page, which it returns to). ``backoffice.user_admin`` mixes ``BalanceUserAdminMixin`` into ``accounts.admin.UserAdmin``.
 
 An adjustment above ``ADMIN_ADJUST_CONFIRM_ABOVE`` coins asks a second time, showing each new balance.
 """

@@ -7,15 +7,12 @@ from django.utils.translation import gettext_lazy as _
 
 from botworker.webhook import telegram_webhook
 from botworker.webhook_guard import PATH_PREFIX as TELEGRAM_WEBHOOK_PREFIX
-from config import admin_permissions, user_admin
 from config.health import healthz
 from config.media import media_serve
 
 admin.site.site_header = _("Aisha — back office")
 admin.site.site_title = _("Aisha admin")
 admin.site.site_url = None  # no public site behind the back office: no "View site" link leading nowhere
-admin_permissions.register(admin.site)
-user_admin.register(admin.site)
 
 urlpatterns = [
     # The back office's own pages (the stats page) before the admin's URLs, whose catch-all would answer them 404.

@@ -1,5 +1,5 @@
 """A user's avatars and generations on their page in the users' admin (newest first, read-only, with "Show all");
-``config.user_admin`` adds these inlines to ``accounts.admin.UserAdmin``, which imports nothing of this app."""
+``backoffice.user_admin`` adds these inlines to ``accounts.admin.UserAdmin``, which imports nothing of this app."""
 
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _

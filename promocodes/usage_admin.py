@@ -1,5 +1,5 @@
 """Promo code activations: their own read-only list (searchable by the user's Telegram id) and the newest ones on a
-user's page; ``config.user_admin`` registers the list and adds the inline to the users' admin."""
+user's page; ``backoffice.user_admin`` registers the list and adds the inline to the users' admin."""
 
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _

@@ -1,7 +1,7 @@
 """A user's page in full: ``accounts.admin.UserAdmin`` (profile, block, "Send a message") with the parts of the
 apps above accounts, each kept where its model lives: balance, ledger and "Adjust balance" (``billing``), avatars
-and generations (``generations``), promo code activations (``promocodes``). ``config`` sits above all apps, so it
-is the one place that may import them all; ``accounts`` imports none of them."""
+and generations (``generations``), promo code activations (``promocodes``). ``backoffice`` sits above all apps, so
+it is the one place that may import them all; ``accounts`` imports none of them. Registered by ``backoffice.admin``."""
 
 from django.contrib import admin
 
