@@ -19,6 +19,8 @@ def test_generate_codes_uses_the_admins_widgets_and_date_pickers(admin_client):
     assert "admin/js/admin/DateTimeShortcuts.js" in html and "admin/js/core.js" in html and "jsi18n" in html
     assert 'class="vIntegerField"' in html and 'class="vTextField"' in html
     assert '<input type="submit" class="default"' in html
+    # The admin's form styles (aligned rows; the calendar and clock icons come with them, from widgets.css).
+    assert "admin/css/forms.css" in html and '<fieldset class="module aligned">' in html
 
 
 def test_generate_codes_takes_the_date_and_time_from_the_pickers(admin_client):
