@@ -34,7 +34,7 @@ from broadcasts.delivery import INTERRUPTED
 from broadcasts.models import Broadcast, BroadcastRecipient, BroadcastStatus, RecipientStatus
 from generations.models import (
     Avatar, AvatarPhoto, AvatarStatus, GenerationStatus, ImageGeneration, PhotoValidationStatus, StyleCategory,
-    StyleSubcategory,
+    StyleSubcategory, StyleTemplate,
 )
 from payments.invoices import invoice_parse
 from payments.services.credit import payment_mismatch, stars_payment_flag
@@ -229,6 +229,13 @@ def every_model(make_user, settings):
     failed_update_record(update_id=77, payload={"update_id": 77, "message": {"text": "/start"}}, update_type="message",
                          telegram_user_id=anna.telegram_id, error=ConnectionError("база данных недоступна"),
                          attempts=5)
+    # The style catalogue comes from a data migration, which an earlier test with transaction=True may have
+    # flushed: make sure it has a row of each level.
+    category, _created = StyleCategory.objects.get_or_create(id="portrait", defaults={"name": "Портрет", "icon": "🎨"})
+    subcategory, _created = StyleSubcategory.objects.get_or_create(id="portrait-studio",
+                                                            defaults={"name": "Студия", "category": category})
+    StyleTemplate.objects.get_or_create(id="portrait-studio-1", defaults={
+        "name": "Студийный портрет", "prompt": "студийный портрет", "subcategory": subcategory})
     return {"ivan": ivan, "anna": anna, "topup": topup, "promo": promo, "avatar": avatar, "generation": generation,
             "draft": draft, "paused": paused}
 
