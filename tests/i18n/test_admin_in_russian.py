@@ -37,6 +37,7 @@ from generations.models import (
     StyleSubcategory, StyleTemplate,
 )
 from payments.invoices import invoice_parse
+from payments.models import TopUpPackage
 from payments.services.credit import payment_mismatch, stars_payment_flag
 from promocodes import services as promo_services
 
@@ -229,8 +230,10 @@ def every_model(make_user, settings):
     failed_update_record(update_id=77, payload={"update_id": 77, "message": {"text": "/start"}}, update_type="message",
                          telegram_user_id=anna.telegram_id, error=ConnectionError("база данных недоступна"),
                          attempts=5)
-    # The style catalogue comes from a data migration, which an earlier test with transaction=True may have
-    # flushed: make sure it has a row of each level.
+    # The style catalogue and the Stars packages come from data migrations, which an earlier test with
+    # transaction=True may have flushed: make sure they have rows.
+    if not TopUpPackage.objects.exists():
+        TopUpPackage.objects.create(title="Старт", stars=150, credits=Decimal("100"), bonus_credits=Decimal("10"))
     category, _created = StyleCategory.objects.get_or_create(id="portrait", defaults={"name": "Портрет", "icon": "🎨"})
     subcategory, _created = StyleSubcategory.objects.get_or_create(id="portrait-studio",
                                                             defaults={"name": "Студия", "category": category})
