@@ -59,3 +59,16 @@ def make_user(db):
         return user_upsert_from_telegram(**kwargs)
 
     return make
+
+
+def _fake_bot_api(settings):
+    """The tests' Bot API server, with BOT_TOKEN and BOT_API_URL pointing at it for the test."""
+    from tests.support.botapi import TOKEN, FakeBotAPI
+
+    with FakeBotAPI() as server:
+        settings.BOT_TOKEN, settings.BOT_API_URL = TOKEN, server.base_url
+        yield server
+
+
+api = pytest.fixture(_fake_bot_api, name="api")
+bot_api = pytest.fixture(_fake_bot_api, name="bot_api")

@@ -3,14 +3,7 @@
 import pytest
 
 from accounts import telegram
-from tests.support.botapi import TOKEN, FakeBotAPI
-
-
-@pytest.fixture
-def api(settings):
-    with FakeBotAPI() as server:
-        settings.BOT_TOKEN, settings.BOT_API_URL = TOKEN, server.base_url
-        yield server
+from tests.support.botapi import TOKEN
 
 
 def test_a_json_call_returns_the_result(api):

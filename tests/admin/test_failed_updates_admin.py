@@ -13,19 +13,11 @@ from botworker.models import FailedUpdate, FailedUpdateResolution
 from payments.invoices import Invoice
 from payments.models import TopUpPackage
 from tests.support import updates
-from tests.support.botapi import TOKEN, FakeBotAPI
 from tests.support.faults import failing_writes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CHANGELIST = "admin:botworker_failedupdate_changelist"
-
-
-@pytest.fixture
-def api(settings):
-    with FakeBotAPI() as server:
-        settings.BOT_TOKEN, settings.BOT_API_URL = TOKEN, server.base_url
-        yield server
 
 
 @pytest.fixture

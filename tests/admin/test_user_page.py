@@ -11,7 +11,6 @@ from django.urls import reverse
 from billing import services as billing_services
 from generations.models import Avatar, AvatarStatus, GenerationStatus, ImageGeneration
 from promocodes import services as promo_services
-from tests.generations.conftest import bot_api  # noqa: F401 - the fake Bot API, as BOT_API_URL
 
 pytestmark = pytest.mark.django_db
 

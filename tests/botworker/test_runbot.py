@@ -38,13 +38,6 @@ def to(chat_id, contains=""):
     return lambda call: str(call.data.get("chat_id")) == str(chat_id) and contains in call.text
 
 
-@pytest.fixture
-def api(settings):
-    with FakeBotAPI() as server:
-        settings.BOT_TOKEN, settings.BOT_API_URL = TOKEN, server.base_url
-        yield server
-
-
 def test_runbot_handles_updates_and_stops_on_sigterm_with_exit_code_0(api):
     # Updates waiting before the start are handled, not dropped.
     api.feed(updates.message(9001, "/start"))

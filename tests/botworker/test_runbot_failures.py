@@ -12,7 +12,7 @@ from billing.models import Transaction
 from botworker.models import FailedUpdate
 from payments.invoices import Invoice
 from payments.models import TopUpPackage
-from tests.botworker.test_runbot import api, finish, runbot, to  # noqa: F401 - api is a fixture
+from tests.botworker.test_runbot import finish, runbot, to
 from tests.support import updates
 from tests.support.faults import failing_writes
 from tests.support.processes import wait_until

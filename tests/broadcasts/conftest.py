@@ -1,22 +1,13 @@
-"""Fixtures of the broadcast tests: the fake Bot API with settings pointing at it, users made in bulk, and the
-database task backend with real ``db_worker`` processes."""
+"""Fixtures of the broadcast tests: users made in bulk, and the database task backend with real ``db_worker``
+processes (the fake Bot API, ``api``, comes from the root conftest)."""
 
 import itertools
 
 import pytest
 
-from tests.support.botapi import TOKEN, FakeBotAPI
 from tests.support.workers import database_tasks, workers  # noqa: F401  the worker fixtures
 
 _ids = itertools.count(810_000_000)
-
-
-@pytest.fixture
-def api(settings):
-    with FakeBotAPI() as server:
-        settings.BOT_TOKEN = TOKEN
-        settings.BOT_API_URL = server.base_url
-        yield server
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from tests.botworker.conftest import bot_env  # noqa: F401 - the end-to-end fixture
-from tests.support.botapi import TOKEN, FakeBotAPI
+from tests.support.botapi import TOKEN
 from tests.support.fal import FakeFal
 
 
@@ -39,14 +39,6 @@ def fake_fal(settings, media):
         settings.FAL_RETRIES = 2
         settings.FAL_RETRY_BACKOFF = 0.01
         yield server
-
-
-@pytest.fixture
-def bot_api(settings):
-    with FakeBotAPI() as api:
-        settings.BOT_API_URL = api.base_url
-        settings.BOT_TOKEN = TOKEN
-        yield api
 
 
 @pytest.fixture

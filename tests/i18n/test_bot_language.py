@@ -78,14 +78,6 @@ async def test_texts_rendered_on_the_orm_thread_follow_the_override():
         assert await db(gettext, "Главное меню") == "Главное меню"
 
 
-@pytest.fixture
-def bot_api(settings):
-    with FakeBotAPI() as api:
-        settings.BOT_API_URL = api.base_url
-        settings.BOT_TOKEN = TOKEN
-        yield api
-
-
 @pytest.mark.parametrize(("code", "expected"), [
     ("en", "🎉 Your avatar “Ann” is ready! You can now create images."),
     ("ru", "🎉 Ваш аватар «Ann» готов! Теперь можно создавать изображения."),

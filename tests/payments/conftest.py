@@ -15,7 +15,6 @@ from promocodes.models import PromokodeType
 from promocodes.services import promo_code_activate, promo_code_create
 from tests.admin.conftest import staff_client  # noqa: F401
 from tests.botworker.conftest import bot_env, topup_packages  # noqa: F401
-from tests.ops.conftest import api  # noqa: F401
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from payments.services.purchase import purchase_pre_checkout_check
 from promocodes.models import PromokodeType, PromokodeUsage
 from promocodes.selectors import discount_price_get
 from promocodes.services import discount_consume_for_purchase, promo_code_activate, promo_code_create
-from tests.generations.conftest import bot_api, fake_fal, funded_user, media, ready_avatar  # noqa: F401
+from tests.generations.conftest import fake_fal, funded_user, media, ready_avatar  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,6 +1,6 @@
 """Real ``db_worker`` subprocesses on the live test database (PostgreSQL), talking to the tests' fake Bot API.
 
-A conftest imports the fixtures ``database_tasks`` and ``workers`` from here and provides an ``api`` fixture (the
+A conftest imports the fixtures ``database_tasks`` and ``workers`` from here; the root conftest provides ``api`` (the
 fake Bot API server the workers send to)."""
 
 import os
